@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Why: the `kustomate` command line: `run` the example operators, `render` what one would apply.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConnectionError } from '../kube/config.ts';
+import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
+import { DEFAULT_BASES_DIR } from './paths.ts';
+import { renderCommand } from './render.ts';
+import { UsageError, runCommand } from './run.ts';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1');
+  return n;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const kubectlOption = () =>
+  new Option('--kubectl <path>', 'kubectl binary to run').env('KUSTOMATE_KUBECTL').default('kubectl');
+const basesOption = () =>
+  new Option('--bases <dir>', 'folder holding the kustomize bases, one subfolder per operator').env('KUSTOMATE_BASES').default(DEFAULT_BASES_DIR);
+
+const program = new Command('kustomate')
+  .description('Kubernetes operators the Nuvolaris way: a custom resource becomes a kustomize patch, applied with kubectl apply -k.')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description(`run example operators against the current cluster (known: ${[...OPERATORS.keys()].join(', ')}; all by default)`)
+  .argument('[operator...]', 'operators to run')
+  .addOption(new Option('-n, --namespace <ns>', 'watch this namespace (repeat for more); default: all namespaces').argParser(collect))
+  .option('-A, --all-namespaces', 'watch all namespaces (the default when no --namespace is given)')
+  .addOption(new Option('--concurrency <n>', 'objects reconciled at once').argParser(positiveInt).default(4))
+  .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (else $KUBECONFIG, ~/.kube/config, or the in-cluster service account)'))
+  .addOption(new Option('--context <name>', 'kubeconfig context (else the current one)').env('KUSTOMATE_CONTEXT'))
+  .addOption(kubectlOption())
+  .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
+  .addOption(basesOption())
+  .option('--keep-workdirs', 'keep each reconcile\'s temporary kustomize folder, for debugging')
+  .action(async (names: string[], flags) => runCommand(names, flags));
+
+program
+  .command('render')
+  .description('write the work dir the operator would apply for a custom resource, and print `kubectl kustomize DIR` (no cluster needed)')
+  .requiredOption('-f, --file <CR.yaml>', 'custom resource file (one document)')
+  .option('--out <dir>', 'write the work dir here (empty or absent) instead of a new temporary folder; it is kept either way')
+  .option('-n, --namespace <ns>', 'namespace when the file names none', 'default')
+  .addOption(kubectlOption())
+  .addOption(basesOption())
+  .action(async (flags) => {
+    process.exitCode = await renderCommand(flags);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const known = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError;
+  process.stderr.write(`kustomate: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+  process.exitCode = known ? 2 : 1;
+}

@@ -1,0 +1,65 @@
+// Why: the one module that spawns kubectl; argument arrays only, a timeout always, a typed result (issue #3).
+import { execa } from 'execa';
+
+export interface KubectlResult {
+  /** The command as run, for logs and status: ['kubectl', 'apply', '-k', DIR]. */
+  command: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Kill the command after this many ms (SIGTERM, then SIGKILL 2 s later). Default: the runner's timeout. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Runs kubectl with the given arguments; never throws for a non-zero exit, only returns it. */
+export type KubectlRunner = (args: string[], opts?: RunOptions) => Promise<KubectlResult>;
+
+export interface RunnerConfig {
+  /** The kubectl binary: --kubectl, $KUSTOMATE_KUBECTL, else `kubectl` on PATH. */
+  binary: string;
+  /** Arguments prepended to every call (from the Connection), e.g. ['--context', C]. */
+  globalArgs?: string[];
+  /** Extra environment (from the Connection), e.g. KUBECONFIG. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Called after every run, for metrics and logs. */
+  onResult?: (result: KubectlResult) => void;
+}
+
+export const DEFAULT_KUBECTL_TIMEOUT_MS = 120_000;
+
+export function createKubectlRunner(config: RunnerConfig): KubectlRunner {
+  return async (args, opts = {}) => {
+    const full = [...(config.globalArgs ?? []), ...args];
+    const started = performance.now();
+    const proc = await execa(config.binary, full, {
+      cwd: opts.cwd,
+      env: config.env,
+      timeout: opts.timeoutMs ?? config.timeoutMs ?? DEFAULT_KUBECTL_TIMEOUT_MS,
+      cancelSignal: opts.signal,
+      forceKillAfterDelay: 2_000,
+      reject: false,
+      stdin: 'ignore',
+      stripFinalNewline: true,
+    });
+    const result: KubectlResult = {
+      command: [config.binary, ...full],
+      // A missing binary or a killed process has no exit code; report it as a failure, never as 0.
+      exitCode: typeof proc.exitCode === 'number' ? proc.exitCode : -1,
+      stdout: String(proc.stdout ?? ''),
+      stderr: String(proc.stderr ?? '') || (proc.failed && proc.exitCode === undefined ? (proc.message ?? '') : ''),
+      durationMs: Math.round(performance.now() - started),
+      timedOut: proc.timedOut === true,
+    };
+    if (result.timedOut) result.stderr = `${result.stderr}\nkubectl timed out and was killed`.trim();
+    config.onResult?.(result);
+    return result;
+  };
+}

@@ -1,0 +1,152 @@
+// Why: each reconcile gets its own copy of the base plus generated files, so instances never share a folder.
+import fse from 'fs-extra';
+import path from 'node:path';
+import os from 'node:os';
+import { dir as tmpDir } from 'tmp-promise';
+import { stringify } from 'yaml';
+import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER, OWNER_LABEL, ownerLabelValue } from './labels.ts';
+
+/** A kustomize patch target (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/). */
+export interface PatchTarget {
+  group?: string;
+  version?: string;
+  kind?: string;
+  name?: string;
+  namespace?: string;
+  labelSelector?: string;
+}
+
+/** What a handler asks for: a base and the objects to put beside it. Plain data; serialized with `yaml`. */
+export interface KustomizeSpec {
+  /** Folder name of the base under the bases directory, e.g. `sample` for kustomize/sample/. */
+  base: string;
+  /** Strategic-merge patches, one object each; the first is written as patch.yaml, as in the training. */
+  patches?: object[];
+  /** JSON 6902 patches, each with its target. */
+  jsonPatches?: Array<{ target: PatchTarget; ops: object[] }>;
+  /** Extra kustomization.yaml fields (images, components, secretGenerator, ...), merged into the instance layer. */
+  kustomization?: Record<string, unknown>;
+  /** Extra files written into the instance layer, e.g. for generators: name -> text. */
+  files?: Record<string, string>;
+}
+
+/** The custom resource the rendered objects belong to. */
+export interface Owner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  /** Without a uid (a file rendered offline) no ownerReferences can be written. */
+  uid?: string | undefined;
+}
+
+export interface Workdir {
+  dir: string;
+  /** Removes the folder, unless it was created with keep. Safe to call twice. */
+  cleanup(): Promise<void>;
+}
+
+export interface WorkdirOptions {
+  basesDir: string;
+  /** Keep the folder after cleanup() (for debugging, `--keep-workdirs`). */
+  keep?: boolean;
+  /** Write into this folder instead of a fresh temporary one (it must be empty or absent). */
+  into?: string;
+}
+
+/** Temporary work dirs are named kustomate-<pid>-<random> (tmp's pattern), so a restarted operator can find a dead one's leftovers. */
+export const WORKDIR_PREFIX = 'kustomate-';
+
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+}
+
+/** The instance layer: the base, its namespace, labels, name prefix and the handler's patches. */
+export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record<string, unknown> {
+  const patches: Array<Record<string, unknown>> = (spec.patches ?? []).map((_, i) => ({ path: patchFile(i) }));
+  for (const jp of spec.jsonPatches ?? []) patches.push({ target: jp.target, patch: stringify(jp.ops) });
+  const extra = { ...(spec.kustomization ?? {}) };
+  const extraResources = Array.isArray(extra.resources) ? (extra.resources as string[]) : [];
+  delete extra.resources;
+  return {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: ['base', ...extraResources],
+    namespace: owner.namespace,
+    // A per-instance prefix: two custom resources in one namespace never share an object name.
+    namePrefix: `${owner.name}-`,
+    labels: [
+      { pairs: { [MANAGED_BY_LABEL]: MANAGER, [INSTANCE_LABEL]: owner.name }, includeSelectors: false, includeTemplates: true },
+      // In selectors too, so a Service or Deployment selects only this instance's pods.
+      { pairs: { [OWNER_LABEL]: ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name) }, includeSelectors: true },
+    ],
+    ...(patches.length ? { patches } : {}),
+    ...extra,
+  };
+}
+
+/**
+ * The top layer: ownerReferences on namespaced objects only. It sits above the instance layer because kustomize
+ * runs patches before its namespace transformer; here, after it, `target.namespace` selects exactly the objects
+ * that are namespaced (cluster-scoped ones have none, and a namespaced owner is invalid for them:
+ * https://kubernetes.io/docs/concepts/overview/working-with-objects/owners-dependents/).
+ */
+export function topKustomization(owner: Owner): Record<string, unknown> {
+  const top: Record<string, unknown> = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['instance'] };
+  if (owner.uid) {
+    const ref = { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true };
+    top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value: [ref] }]) }];
+  }
+  return top;
+}
+
+function patchFile(i: number): string {
+  return i === 0 ? 'patch.yaml' : `patch-${i + 1}.yaml`;
+}
+
+function safeFileName(name: string): string {
+  if (name !== path.basename(name) || name.startsWith('.') || name === 'kustomization.yaml') {
+    throw new Error(`work dir file name "${name}" must be a plain file name`);
+  }
+  return name;
+}
+
+/** Builds DIR = { kustomization.yaml, instance/{kustomization.yaml, base/, patch.yaml, ...} }. */
+export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: WorkdirOptions): Promise<Workdir> {
+  const baseDir = path.join(opts.basesDir, safeFileName(spec.base));
+  if (!(await fse.pathExists(path.join(baseDir, 'kustomization.yaml')))) {
+    throw new Error(`kustomize base ${baseDir} has no kustomization.yaml`);
+  }
+  let dir: string;
+  let remove: () => Promise<void>;
+  if (opts.into) {
+    dir = path.resolve(opts.into);
+    if ((await fse.pathExists(dir)) && (await fse.readdir(dir)).length > 0) throw new Error(`output folder ${dir} is not empty`);
+    await fse.ensureDir(dir);
+    remove = async () => {};
+  } else {
+    const tmp = await tmpDir({ prefix: WORKDIR_PREFIX.replace(/-$/, ""), tmpdir: os.tmpdir(), unsafeCleanup: true });
+    dir = tmp.path;
+    remove = () => fse.remove(dir);
+  }
+  try {
+    const instance = path.join(dir, 'instance');
+    await fse.copy(baseDir, path.join(instance, 'base'), { dereference: true });
+    for (const [i, patch] of (spec.patches ?? []).entries()) await fse.writeFile(path.join(instance, patchFile(i)), stringify(patch));
+    for (const [name, text] of Object.entries(spec.files ?? {})) await fse.writeFile(path.join(instance, safeFileName(name)), text, { mode: 0o600 });
+    await fse.writeFile(path.join(instance, 'kustomization.yaml'), stringify(instanceKustomization(spec, owner)));
+    await fse.writeFile(path.join(dir, 'kustomization.yaml'), stringify(topKustomization(owner)));
+  } catch (err) {
+    if (!opts.into) await remove();
+    throw err;
+  }
+  let done = false;
+  return {
+    dir,
+    cleanup: async () => {
+      if (done || opts.keep) return;
+      done = true;
+      await remove();
+    },
+  };
+}

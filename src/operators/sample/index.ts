@@ -1,0 +1,32 @@
+// Why: the Sample operator of the Nuvolaris training: spec.count becomes the demo Deployment's replicas.
+import type { KubeObject } from '../../kube/api.ts';
+import { PermanentError } from '../../runtime/errors.ts';
+import { Operator } from '../../runtime/operator.ts';
+
+/** spec.count as a whole number ≥ 0; a numeric string ("3") is accepted, anything else is a problem. */
+export function sampleCount(obj: KubeObject): number | string {
+  const raw = (obj.spec as { count?: unknown } | undefined)?.count;
+  const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    return `spec.count must be a whole number ≥ 0, got ${JSON.stringify(raw) ?? 'nothing'}`;
+  }
+  return n;
+}
+
+export const sample = new Operator({
+  name: 'sample',
+  resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' },
+})
+  .validate((obj) => {
+    const count = sampleCount(obj);
+    return typeof count === 'string' ? [count] : [];
+  })
+  .kustomize('sample', (obj) => {
+    const replicas = sampleCount(obj);
+    if (typeof replicas === 'string') throw new PermanentError(replicas, 'InvalidSpec');
+    return {
+      base: 'sample',
+      // The training's patch.yaml, built as an object: enough context to find the Deployment, and the new replicas.
+      patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'demo-deploy' }, spec: { replicas } }],
+    };
+  });

@@ -1,0 +1,72 @@
+// Why: create/update decisions come from the object itself: its essence compared with the last-handled one.
+import { createHash } from 'node:crypto';
+import type { KubeObject } from '../kube/api.ts';
+
+export const LAST_HANDLED_ANNOTATION = 'kustomate.io/last-handled-configuration';
+/** Above this size the annotation keeps only a digest; update handlers then get no `old` (annotations cap at 256 KiB). */
+export const MAX_ESSENCE_BYTES = 64 * 1024;
+
+/** What a handler reacts to: spec, labels and annotations, without status and metadata noise. */
+export interface Essence {
+  spec?: unknown;
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+const NOISY_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
+  }
+  return value;
+}
+
+export function essenceOf(obj: KubeObject): Essence {
+  const annotations = Object.fromEntries(
+    Object.entries(obj.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kustomate.io/') && !NOISY_ANNOTATIONS.includes(k)),
+  );
+  const labels = obj.metadata.labels ?? {};
+  const metadata: Essence['metadata'] = {};
+  if (Object.keys(labels).length) metadata.labels = labels;
+  if (Object.keys(annotations).length) metadata.annotations = annotations;
+  const essence: Essence = {};
+  if (obj.spec !== undefined) essence.spec = obj.spec;
+  if (Object.keys(metadata).length) essence.metadata = metadata;
+  return sortKeys(essence) as Essence;
+}
+
+/** The annotation value: the essence as JSON, or a digest of it when it is too large to keep. */
+export function encodeEssence(essence: Essence): string {
+  const json = JSON.stringify(essence);
+  if (Buffer.byteLength(json) <= MAX_ESSENCE_BYTES) return json;
+  return JSON.stringify({ digest: createHash('sha256').update(json).digest('hex') });
+}
+
+/** The last-handled essence, `undefined` if never handled, or `{digest}` when only a digest was kept. */
+export function lastHandled(obj: KubeObject): { essence?: Essence; encoded: string } | undefined {
+  const raw = obj.metadata.annotations?.[LAST_HANDLED_ANNOTATION];
+  if (raw === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(raw) as Essence & { digest?: string };
+    return parsed.digest ? { encoded: raw } : { essence: parsed, encoded: raw };
+  } catch {
+    return { encoded: raw };
+  }
+}
+
+export type DiffOp = 'add' | 'change' | 'remove';
+export type DiffEntry = [op: DiffOp, path: string[], old: unknown, new: unknown];
+
+/** kopf-style diff: one entry per changed leaf (objects are walked, anything else compares whole). */
+export function diff(a: unknown, b: unknown, path: string[] = []): DiffEntry[] {
+  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (a === undefined) return [['add', path, undefined, b]];
+  if (b === undefined) return [['remove', path, a, undefined]];
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => diff(a[k], b[k], [...path, k]));
+  }
+  return [['change', path, a, b]];
+}

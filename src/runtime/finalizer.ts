@@ -1,0 +1,62 @@
+// Why: a finalizer makes delete handlers (and `delete -k`) finish before the object goes away.
+// Both patches are guarded, so another controller's finalizers are never lost.
+import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
+
+export const FINALIZER = 'kustomate.io/finalizer';
+
+export function hasFinalizer(obj: KubeObject): boolean {
+  return (obj.metadata.finalizers ?? []).includes(FINALIZER);
+}
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * Adds our finalizer with a merge patch that carries resourceVersion: a concurrent change yields 409, and we
+ * retry on the fresh object. Never called during deletion (the API server forbids new finalizers then).
+ */
+export async function addFinalizer(api: Api, ref: ResourceRef, obj: KubeObject): Promise<KubeObject> {
+  let current = obj;
+  for (let attempt = 0; ; attempt++) {
+    if (hasFinalizer(current) || current.metadata.deletionTimestamp) return current;
+    try {
+      return await api.request<KubeObject>('PATCH', resourcePath(ref, current.metadata.namespace, current.metadata.name), {
+        body: { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: [...(current.metadata.finalizers ?? []), FINALIZER] } },
+        contentType: patchContentType('merge'),
+      });
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 409) || attempt >= MAX_ATTEMPTS) throw err;
+      current = await api.request<KubeObject>('GET', resourcePath(ref, current.metadata.namespace, current.metadata.name));
+    }
+  }
+}
+
+/**
+ * Removes only our finalizer: a JSON patch that first tests the entry at its index, so a list changed by someone
+ * else fails the test (422) instead of losing their entry; we then refetch and retry. Undefined when gone.
+ */
+export async function removeFinalizer(api: Api, ref: ResourceRef, obj: KubeObject): Promise<KubeObject | undefined> {
+  let current = obj;
+  const path = resourcePath(ref, obj.metadata.namespace, obj.metadata.name);
+  for (let attempt = 0; ; attempt++) {
+    const index = (current.metadata.finalizers ?? []).indexOf(FINALIZER);
+    if (index < 0) return current;
+    try {
+      return await api.request<KubeObject>('PATCH', path, {
+        body: [
+          { op: 'test', path: `/metadata/finalizers/${index}`, value: FINALIZER },
+          { op: 'remove', path: `/metadata/finalizers/${index}` },
+        ],
+        contentType: patchContentType('json'),
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      if (!(err instanceof ApiError && (err.status === 409 || err.status === 422)) || attempt >= MAX_ATTEMPTS) throw err;
+      try {
+        current = await api.request<KubeObject>('GET', path);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return undefined;
+        throw e;
+      }
+    }
+  }
+}

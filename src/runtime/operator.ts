@@ -1,0 +1,127 @@
+// Why: the kopf-like handler API a workshop participant writes against: register handlers for one resource.
+import type { Logger } from 'pino';
+import type { KubeObject, ResourceRef } from '../kube/api.ts';
+import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
+import type { KustomizeSpec } from '../kustomize/workdir.ts';
+import type { DiffEntry, Essence } from './essence.ts';
+
+export type Cause = 'create' | 'update' | 'delete' | 'resume';
+
+/** What a handler gets: always the current object, never the watch event. */
+export interface HandlerContext {
+  cause: Cause;
+  body: KubeObject;
+  spec: Record<string, unknown>;
+  name: string;
+  namespace: string;
+  /** For updates: the last-handled essence (when it was small enough to keep), the new one, and their diff. */
+  old?: Essence | undefined;
+  new?: Essence | undefined;
+  diff?: DiffEntry[] | undefined;
+  /** How many times this handler has failed for the current state of the object. */
+  retry: number;
+  logger: Logger;
+  /** The shared kubectl runner, talking to the same cluster as the operator. */
+  kubectl: KubectlRunner;
+  /** Render a work dir for `spec` and apply, delete or only render it; a non-zero exit throws KubectlError. */
+  kustomize: {
+    apply(spec: KustomizeSpec): Promise<KubectlResult>;
+    delete(spec: KustomizeSpec): Promise<KubectlResult>;
+  };
+  /** Aborted when the operator is shutting down. */
+  signal: AbortSignal;
+}
+
+/** A handler's result is stored at status.<handler id>; return nothing to store nothing. */
+export type HandlerResult = Record<string, unknown> | undefined | void;
+export type Handler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
+
+export interface RegisteredHandler {
+  id: string;
+  cause: Cause;
+  fn: Handler;
+}
+
+/** Returns problems with the object; any problem makes it Ready=False/InvalidSpec with no retry until it changes. */
+export type Validator = (obj: KubeObject) => string[];
+
+export interface OperatorOptions {
+  /** Short name used on the command line, e.g. `sample`. */
+  name: string;
+  resource: ResourceRef;
+}
+
+const ID = /^[a-z][a-z0-9_]*$/;
+
+/**
+ * One resource and its handlers. Handlers must be idempotent: a create may run again after a crash, and every
+ * handler may be retried. The object passed in is the freshest one the operator has.
+ */
+export class Operator {
+  readonly name: string;
+  readonly resource: ResourceRef;
+  readonly handlers: RegisteredHandler[] = [];
+  readonly validators: Validator[] = [];
+  private builder?: (obj: KubeObject) => KustomizeSpec;
+
+  constructor(opts: OperatorOptions) {
+    this.name = opts.name;
+    this.resource = opts.resource;
+  }
+
+  private on(cause: Cause, id: string, fn: Handler): this {
+    if (!ID.test(id)) throw new Error(`handler id "${id}" must match ${ID} (it becomes a status field)`);
+    if (this.handlers.some((h) => h.id === id)) throw new Error(`handler id "${id}" is registered twice`);
+    this.handlers.push({ id, cause, fn });
+    return this;
+  }
+
+  onCreate(id: string, fn: Handler): this {
+    return this.on('create', id, fn);
+  }
+  onUpdate(id: string, fn: Handler): this {
+    return this.on('update', id, fn);
+  }
+  onDelete(id: string, fn: Handler): this {
+    return this.on('delete', id, fn);
+  }
+  /** Runs once per process for objects that exist when it starts and need no create or update. */
+  onResume(id: string, fn: Handler): this {
+    return this.on('resume', id, fn);
+  }
+
+  validate(fn: Validator): this {
+    this.validators.push(fn);
+    return this;
+  }
+
+  /**
+   * The Nuvolaris pattern in one call: `build` turns the object into a kustomize spec; create and update run
+   * `kubectl apply -k`, delete runs `kubectl delete -k`; kubectl's output is the handler's `message`.
+   * Handler ids are `<id>_create`, `<id>_update` and `<id>_delete`.
+   */
+  kustomize(id: string, build: (obj: KubeObject) => KustomizeSpec): this {
+    if (this.builder) throw new Error(`operator ${this.name} already has a kustomize handler`);
+    this.builder = build;
+    const apply: Handler = async (ctx) => ({ message: (await ctx.kustomize.apply(build(ctx.body))).stdout });
+    this.onCreate(`${id}_create`, apply);
+    this.onUpdate(`${id}_update`, apply);
+    this.onDelete(`${id}_delete`, async (ctx) => ({ message: (await ctx.kustomize.delete(build(ctx.body))).stdout }));
+    return this;
+  }
+
+  /** The kustomize spec for an object, as the kustomize handler would build it (for `kustomate render`). */
+  render(obj: KubeObject): KustomizeSpec {
+    if (!this.builder) throw new Error(`operator ${this.name} has no kustomize handler to render`);
+    return this.builder(obj);
+  }
+
+  /** All validation problems of an object. */
+  problems(obj: KubeObject): string[] {
+    return this.validators.flatMap((v) => v(obj));
+  }
+
+  handlersFor(cause: Cause): RegisteredHandler[] {
+    return this.handlers.filter((h) => h.cause === cause);
+  }
+}
