@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { ApiError, type Api, type KubeObject, type RequestOptions } from '../../src/kube/api.ts';
+import { Watcher, type WatchEventType } from '../../src/runtime/watcher.ts';
+
+const obj = (name: string, rv: string, uid = name): KubeObject => ({
+  apiVersion: 'nuvolaris.org/v1',
+  kind: 'Sample',
+  metadata: { name, namespace: 'demo', uid, resourceVersion: rv },
+});
+const line = (type: string, object: unknown) => JSON.stringify({ type, object });
+
+type Step = { list: KubeObject[]; rv: string } | { error: ApiError } | { watch: string[] } | { watchError: ApiError };
+
+/** An Api that answers lists and watches from a script, and records what was asked. */
+class ScriptedApi implements Api {
+  readonly asked: Array<{ kind: 'list' | 'watch'; query?: RequestOptions['query'] }> = [];
+  private readonly steps: Step[];
+  private readonly done: () => void;
+  constructor(steps: Step[], done: () => void) {
+    this.steps = steps;
+    this.done = done;
+  }
+  private next(): Step {
+    const s = this.steps.shift();
+    if (!s) {
+      this.done();
+      return { watch: [] };
+    }
+    return s;
+  }
+  async request<T>(): Promise<T> {
+    this.asked.push({ kind: 'list' });
+    const s = this.next();
+    if ('error' in s) throw s.error;
+    if (!('list' in s)) throw new Error(`script expected a list, got ${JSON.stringify(s)}`);
+    return { metadata: { resourceVersion: s.rv }, items: s.list } as T;
+  }
+  async stream(_path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
+    this.asked.push({ kind: 'watch', query: opts.query });
+    const s = this.next();
+    if ('watchError' in s) throw s.watchError;
+    if (!('watch' in s)) throw new Error(`script expected a watch, got ${JSON.stringify(s)}`);
+    return (async function* () {
+      yield* s.watch;
+    })();
+  }
+}
+
+async function runScript(steps: Step[], extra: { delays?: number[] } = {}) {
+  const events: Array<[WatchEventType, string, string]> = [];
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const api = new ScriptedApi(steps, () => finish());
+  const delays = extra.delays ?? [];
+  const watcher = new Watcher({
+    api,
+    path: '/apis/nuvolaris.org/v1/namespaces/demo/samples',
+    onEvent: (type, o) => events.push([type, o.metadata.name, o.metadata.resourceVersion ?? '']),
+    backoff: { baseMs: 100, maxMs: 10_000, factor: 2, jitter: 0 },
+    sleep: async (ms) => void delays.push(ms),
+  });
+  watcher.start();
+  await finished;
+  await watcher.stop();
+  return { events, asked: api.asked, delays };
+}
+
+describe('watcher', () => {
+  it("lists, then watches from the list's resourceVersion with bookmarks, and resumes from the last event", async () => {
+    const { events, asked } = await runScript([
+      { list: [obj('a', '5')], rv: '10' },
+      { watch: [line('ADDED', obj('b', '11')), line('BOOKMARK', { metadata: { resourceVersion: '15' } })] },
+      { watch: [line('MODIFIED', obj('a', '16'))] },
+    ]);
+    expect(events).toEqual([
+      ['ADDED', 'a', '5'],
+      ['ADDED', 'b', '11'],
+      ['MODIFIED', 'a', '16'],
+    ]);
+    expect(asked[1]).toEqual({ kind: 'watch', query: expect.objectContaining({ resourceVersion: '10', allowWatchBookmarks: true }) });
+    expect(asked[2]!.query).toMatchObject({ resourceVersion: '15' });
+  });
+
+  it('relists after 410 Gone sent as an ERROR event in the stream', async () => {
+    const { asked, events } = await runScript([
+      { list: [obj('a', '5')], rv: '10' },
+      { watch: [line('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' })] },
+      { list: [obj('a', '20')], rv: '20' },
+    ]);
+    expect(asked.map((a) => a.kind)).toEqual(['list', 'watch', 'list', 'watch']);
+    expect(events.at(-1)).toEqual(['MODIFIED', 'a', '20']);
+  });
+
+  it('relists after an HTTP 410 on the watch request', async () => {
+    const { asked } = await runScript([
+      { list: [], rv: '10' },
+      { watchError: new ApiError(410, 'Gone') },
+      { list: [], rv: '30' },
+    ]);
+    expect(asked.map((a) => a.kind)).toEqual(['list', 'watch', 'list', 'watch']);
+  });
+
+  it('backs off exponentially on errors, honours Retry-After on 429, and never gives up', async () => {
+    const { delays, asked } = await runScript([
+      { error: new ApiError(500, 'boom') },
+      { error: new ApiError(503, 'unavailable') },
+      { error: new ApiError(429, 'slow down', 'TooManyRequests', 7) },
+      { error: new ApiError(500, 'boom') },
+      { list: [], rv: '1' },
+    ]);
+    expect(delays.slice(0, 4)).toEqual([100, 200, 7_000, 400]);
+    expect(asked.filter((a) => a.kind === 'list')).toHaveLength(5);
+  });
+
+  it('emits DELETED for objects that vanished between two lists', async () => {
+    const { events } = await runScript([
+      { list: [obj('a', '1'), obj('b', '2')], rv: '2' },
+      { watch: [line('ERROR', { code: 410, message: 'gone' })] },
+      { list: [obj('a', '1')], rv: '9' },
+    ]);
+    expect(events).toContainEqual(['DELETED', 'b', '2']);
+  });
+});
