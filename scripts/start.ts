@@ -1,0 +1,46 @@
+// Why: `npm start`, the README's first command: a cluster (yours, or the local one), the CRDs, the operator,
+// and the lab's Sample applied with its status shown. The operator then keeps running until Ctrl-C.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { clusterUp } from '../lab/cluster/cluster.ts';
+import { binPath } from '../lab/cluster/versions.ts';
+
+const once = process.argv.includes('--once');
+const say = (line: string) => console.log(`[start] ${line}`);
+
+// A configured cluster wins; with none, the embedded local control plane is started (or reused).
+const userKubeconfig = process.env.KUBECONFIG || (fs.existsSync(path.join(os.homedir(), '.kube', 'config')) ? path.join(os.homedir(), '.kube', 'config') : '');
+let kubeconfig = userKubeconfig;
+let kubectlBin = process.env.KUSTOMATE_KUBECTL ?? 'kubectl';
+if (userKubeconfig) {
+  say(`using the cluster configured in ${userKubeconfig}`);
+} else {
+  say('no cluster configured: starting the local control plane (the first build takes a while)');
+  kubeconfig = (await clusterUp((l) => say(l))).kubeconfig;
+  kubectlBin = process.env.KUSTOMATE_KUBECTL ?? binPath('kubectl');
+}
+const env = { KUBECONFIG: kubeconfig, KUSTOMATE_KUBECTL: kubectlBin };
+const kubectl = (args: string[]) => execa(kubectlBin, args, { env, timeout: 120_000, stdout: 'inherit', stderr: 'inherit' });
+
+say('installing the CRDs (crds/)');
+await kubectl(['apply', '-f', 'crds/']);
+await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', '--timeout=60s']);
+
+say('starting the operator: kustomate run');
+const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run'], { env, stdout: 'inherit', stderr: 'inherit', reject: false });
+const stop = () => operator.kill('SIGTERM');
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
+
+say('applying the lab Sample: lab/demo-ns.yaml, lab/demo-obj.yaml');
+await kubectl(['apply', '-f', 'lab/demo-ns.yaml', '-f', 'lab/demo-obj.yaml']);
+const waited = await execa(kubectlBin, ['-n', 'demo', 'wait', '--for=condition=Ready', 'sample/obj', '--timeout=120s'], { env, reject: false, timeout: 130_000 });
+say(waited.exitCode === 0 ? 'the Sample is Ready:' : `the Sample is not Ready yet: ${waited.stderr}`);
+await kubectl(['-n', 'demo', 'get', 'sample,deployments,pods']);
+say(`the operator keeps running; in another terminal: export KUBECONFIG=${kubeconfig}; kubectl -n demo get sam`);
+
+if (once) stop();
+const result = await operator;
+process.exitCode = waited.exitCode !== 0 ? 1 : (result.exitCode ?? 1);

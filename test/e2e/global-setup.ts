@@ -1,0 +1,23 @@
+// Why: one local control plane for the whole end-to-end suite: reuse a running one, or start one and remove it after.
+import { execa } from 'execa';
+import type { TestProject } from 'vitest/node';
+import { clusterDown, clusterUp } from '../../lab/cluster/cluster.ts';
+import { KUBECONFIG, binPath } from '../../lab/cluster/versions.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kubeconfig: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const log = (line: string) => process.stderr.write(`[cluster] ${line}\n`);
+  const { reused } = await clusterUp(log);
+  // The CRDs are part of the product; every suite runs against the real ones.
+  await execa(binPath('kubectl'), ['--kubeconfig', KUBECONFIG, 'apply', '--server-side', '--force-conflicts', '-f', 'crds/'], { timeout: 60_000 });
+  await execa(binPath('kubectl'), ['--kubeconfig', KUBECONFIG, 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s'], { timeout: 70_000 });
+  project.provide('kubeconfig', KUBECONFIG);
+  return async () => {
+    if (!reused) await clusterDown(log);
+  };
+}
