@@ -1,4 +1,4 @@
-// Why: the labels that tie every rendered object to one custom resource, so instances never share objects.
+// Why: the labels and ownerReference that tie every object to one custom resource, so instances never share objects.
 import { createHash } from 'node:crypto';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
@@ -21,4 +21,34 @@ export function labelValue(raw: string): string {
 
 export function ownerLabelValue(kind: string, group: string, name: string): string {
   return labelValue(`${kind.toLowerCase()}.${group}.${name}`);
+}
+
+/** The custom resource an object belongs to. */
+export interface OwnerRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid?: string | undefined;
+}
+
+function groupOf(apiVersion: string): string {
+  return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+}
+
+/** The three labels every owned object carries; the owner label alone identifies the custom resource. */
+export function ownerLabels(owner: OwnerRef): { common: Record<string, string>; owner: Record<string, string> } {
+  return {
+    common: { [MANAGED_BY_LABEL]: MANAGER, [INSTANCE_LABEL]: owner.name },
+    owner: { [OWNER_LABEL]: ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name) },
+  };
+}
+
+/** The label selector that finds every object owned by this custom resource. */
+export function ownerSelector(owner: OwnerRef): string {
+  return `${OWNER_LABEL}=${ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name)}`;
+}
+
+/** A controller ownerReference: the garbage collector deletes the object with its owner. */
+export function ownerReference(owner: OwnerRef & { uid: string }): Record<string, unknown> {
+  return { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true };
 }

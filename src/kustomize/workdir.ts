@@ -4,7 +4,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { dir as tmpDir } from 'tmp-promise';
 import { stringify } from 'yaml';
-import { INSTANCE_LABEL, MANAGED_BY_LABEL, MANAGER, OWNER_LABEL, ownerLabelValue } from './labels.ts';
+import { ownerLabels, ownerReference } from './labels.ts';
 
 /** A kustomize patch target (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/). */
 export interface PatchTarget {
@@ -28,6 +28,13 @@ export interface KustomizeSpec {
   kustomization?: Record<string, unknown>;
   /** Extra files written into the instance layer, e.g. for generators: name -> text. */
   files?: Record<string, string>;
+  /** Name prefix for every object; default `<name>-`. Use '' when patches give objects their exact names. */
+  namePrefix?: string;
+  /**
+   * Kinds (`group/version/Kind`, `core/v1/Pod` for the core group) that `apply -k` prunes: objects of these
+   * kinds that carry this instance's owner label but are no longer rendered are deleted.
+   */
+  prune?: string[];
 }
 
 /** The custom resource the rendered objects belong to. */
@@ -57,15 +64,14 @@ export interface WorkdirOptions {
 /** Temporary work dirs are named kustomate-<pid>-<random> (tmp's pattern), so a restarted operator can find a dead one's leftovers. */
 export const WORKDIR_PREFIX = 'kustomate-';
 
-function groupOf(apiVersion: string): string {
-  return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
-}
 
 /** The instance layer: the base, its namespace, labels, name prefix and the handler's patches. */
 export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record<string, unknown> {
   const patches: Array<Record<string, unknown>> = (spec.patches ?? []).map((_, i) => ({ path: patchFile(i) }));
   for (const jp of spec.jsonPatches ?? []) patches.push({ target: jp.target, patch: stringify(jp.ops) });
   const extra = { ...(spec.kustomization ?? {}) };
+  const namePrefix = spec.namePrefix ?? `${owner.name}-`;
+  const labels = ownerLabels(owner);
   const extraResources = Array.isArray(extra.resources) ? (extra.resources as string[]) : [];
   delete extra.resources;
   return {
@@ -74,11 +80,11 @@ export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record
     resources: ['base', ...extraResources],
     namespace: owner.namespace,
     // A per-instance prefix: two custom resources in one namespace never share an object name.
-    namePrefix: `${owner.name}-`,
+    ...(namePrefix ? { namePrefix } : {}),
     labels: [
-      { pairs: { [MANAGED_BY_LABEL]: MANAGER, [INSTANCE_LABEL]: owner.name }, includeSelectors: false, includeTemplates: true },
+      { pairs: labels.common, includeSelectors: false, includeTemplates: true },
       // In selectors too, so a Service or Deployment selects only this instance's pods.
-      { pairs: { [OWNER_LABEL]: ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name) }, includeSelectors: true },
+      { pairs: labels.owner, includeSelectors: true },
     ],
     ...(patches.length ? { patches } : {}),
     ...extra,
@@ -94,8 +100,8 @@ export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record
 export function topKustomization(owner: Owner): Record<string, unknown> {
   const top: Record<string, unknown> = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['instance'] };
   if (owner.uid) {
-    const ref = { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true };
-    top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value: [ref] }]) }];
+    const value = [ownerReference({ ...owner, uid: owner.uid })];
+    top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value }]) }];
   }
   return top;
 }

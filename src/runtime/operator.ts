@@ -1,11 +1,11 @@
 // Why: the kopf-like handler API a workshop participant writes against: register handlers for one resource.
 import type { Logger } from 'pino';
-import type { KubeObject, ResourceRef } from '../kube/api.ts';
+import type { Api, KubeObject, ResourceRef } from '../kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
 import type { KustomizeSpec } from '../kustomize/workdir.ts';
 import type { DiffEntry, Essence } from './essence.ts';
 
-export type Cause = 'create' | 'update' | 'delete' | 'resume';
+export type Cause = 'create' | 'update' | 'delete' | 'resume' | 'timer';
 
 /** What a handler gets: always the current object, never the watch event. */
 export interface HandlerContext {
@@ -23,6 +23,10 @@ export interface HandlerContext {
   logger: Logger;
   /** The shared kubectl runner, talking to the same cluster as the operator. */
   kubectl: KubectlRunner;
+  /** The Kubernetes API, for what a handler reads or creates itself (see `adopt`). */
+  api: Api;
+  /** Marks an object the handler creates itself as this resource's: ownerReference, namespace and labels. */
+  adopt<T extends { metadata?: Record<string, unknown> }>(child: T): T;
   /** Render a work dir for `spec` and apply, delete or only render it; a non-zero exit throws KubectlError. */
   kustomize: {
     apply(spec: KustomizeSpec): Promise<KubectlResult>;
@@ -40,6 +44,24 @@ export interface RegisteredHandler {
   id: string;
   cause: Cause;
   fn: Handler;
+}
+
+export interface TimerOptions {
+  /** How often, per object: a number of ms, or a function of the object. */
+  intervalMs: number | ((obj: KubeObject) => number);
+}
+
+export interface RegisteredTimer extends TimerOptions {
+  id: string;
+  fn: Handler;
+}
+
+/** Extra steps around the kustomize handler's kubectl run. */
+export interface KustomizeHooks {
+  /** Runs before apply (not before delete), e.g. to create a Secret the base refers to. */
+  beforeApply?: (ctx: HandlerContext) => Promise<void>;
+  /** Builds the stored result from kubectl's output; default `{message: stdout}`. */
+  result?: (ctx: HandlerContext, output: KubectlResult) => HandlerResult | Promise<HandlerResult>;
 }
 
 /** Returns problems with the object; any problem makes it Ready=False/InvalidSpec with no retry until it changes. */
@@ -62,6 +84,7 @@ export class Operator {
   readonly resource: ResourceRef;
   readonly handlers: RegisteredHandler[] = [];
   readonly validators: Validator[] = [];
+  readonly timers: RegisteredTimer[] = [];
   private builder?: (obj: KubeObject) => KustomizeSpec;
 
   constructor(opts: OperatorOptions) {
@@ -69,10 +92,27 @@ export class Operator {
     this.resource = opts.resource;
   }
 
-  private on(cause: Cause, id: string, fn: Handler): this {
+  private checkId(id: string): void {
     if (!ID.test(id)) throw new Error(`handler id "${id}" must match ${ID} (it becomes a status field)`);
-    if (this.handlers.some((h) => h.id === id)) throw new Error(`handler id "${id}" is registered twice`);
+    if (this.handlers.some((h) => h.id === id) || this.timers.some((t) => t.id === id)) {
+      throw new Error(`handler id "${id}" is registered twice`);
+    }
+  }
+
+  private on(cause: Cause, id: string, fn: Handler): this {
+    this.checkId(id);
     this.handlers.push({ id, cause, fn });
+    return this;
+  }
+
+  /**
+   * Runs `fn` every interval for each object that has been created successfully and is not being deleted. Its
+   * result is stored at status.<id>, written only when it changed. A failing timer is logged and tried again
+   * at its next interval; it never changes the Ready condition. Timers run between handlers, never beside them.
+   */
+  timer(id: string, opts: TimerOptions, fn: Handler): this {
+    this.checkId(id);
+    this.timers.push({ id, fn, ...opts });
     return this;
   }
 
@@ -100,10 +140,15 @@ export class Operator {
    * `kubectl apply -k`, delete runs `kubectl delete -k`; kubectl's output is the handler's `message`.
    * Handler ids are `<id>_create`, `<id>_update` and `<id>_delete`.
    */
-  kustomize(id: string, build: (obj: KubeObject) => KustomizeSpec): this {
+  kustomize(id: string, build: (obj: KubeObject) => KustomizeSpec, hooks: KustomizeHooks = {}): this {
     if (this.builder) throw new Error(`operator ${this.name} already has a kustomize handler`);
     this.builder = build;
-    const apply: Handler = async (ctx) => ({ message: (await ctx.kustomize.apply(build(ctx.body))).stdout });
+    const apply: Handler = async (ctx) => {
+      const spec = build(ctx.body);
+      await hooks.beforeApply?.(ctx);
+      const output = await ctx.kustomize.apply(spec);
+      return hooks.result ? hooks.result(ctx, output) : { message: output.stdout };
+    };
     this.onCreate(`${id}_create`, apply);
     this.onUpdate(`${id}_update`, apply);
     this.onDelete(`${id}_delete`, async (ctx) => ({ message: (await ctx.kustomize.delete(build(ctx.body))).stdout }));

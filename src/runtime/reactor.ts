@@ -4,6 +4,8 @@ import { patchContentType, resourcePath, type Api, type KubeObject } from '../ku
 import { applyKustomization, deleteKustomization } from '../kubectl/kustomize.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
 import { createWorkdir, type KustomizeSpec } from '../kustomize/workdir.ts';
+import { ownerSelector } from '../kustomize/labels.ts';
+import { adopt } from './adopt.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { BuildError, KubectlError, PermanentError, TemporaryError, reasonOf } from './errors.ts';
 import { LAST_HANDLED_ANNOTATION, diff, encodeEssence, essenceOf, lastHandled } from './essence.ts';
@@ -42,6 +44,8 @@ export class Reactor {
   /** The essence last handled per uid in this process: guards against a watch event older than our own patch. */
   private readonly handledHere = new Map<string, string>();
   private readonly seen = new Set<string>();
+  /** When each timer last ran, per uid. */
+  private readonly timerRuns = new Map<string, Map<string, number>>();
 
   constructor(deps: ReactorDeps) {
     this.deps = { keepWorkdirs: false, backoff: DEFAULT_BACKOFF, now: Date.now, signal: new AbortController().signal, ...deps };
@@ -52,10 +56,20 @@ export class Reactor {
     this.retries.delete(uid);
     this.handledHere.delete(uid);
     this.seen.delete(uid);
+    this.timerRuns.delete(uid);
   }
 
+  /** Runs the lifecycle, then any due timers; returns when it wants to run again (a retry or the next timer). */
   async reconcile(obj: KubeObject): Promise<number | undefined> {
     if (obj.metadata.deletionTimestamp) return this.finalize(obj);
+    const outcome = await this.lifecycle(obj);
+    if (!outcome.handled || this.deps.operator.timers.length === 0) return outcome.delay;
+    const next = await this.runTimers(outcome.object);
+    return outcome.delay === undefined ? next : Math.min(outcome.delay, next);
+  }
+
+  /** create/update/resume as the object calls for; `handled` means it is in a handled, non-failing state. */
+  private async lifecycle(obj: KubeObject): Promise<{ handled: boolean; object: KubeObject; delay?: number | undefined }> {
     const { operator } = this.deps;
     const uid = obj.metadata.uid ?? '';
     const encoded = encodeEssence(essenceOf(obj));
@@ -64,8 +78,8 @@ export class Reactor {
     const problems = operator.problems(obj);
     if (problems.length > 0) {
       const token = `invalid:${encoded}`;
-      if (this.retries.get(uid)?.token === token) return undefined;
-      return this.fail(obj, token, new PermanentError(problems.join('; '), 'InvalidSpec'));
+      if (this.retries.get(uid)?.token === token) return { handled: false, object: obj };
+      return { handled: false, object: obj, delay: await this.fail(obj, token, new PermanentError(problems.join('; '), 'InvalidSpec')) };
     }
 
     let current = obj;
@@ -79,11 +93,11 @@ export class Reactor {
     else if (last.encoded !== encoded && this.handledHere.get(uid) !== encoded) cause = 'update';
     else if (!this.seen.has(uid) && operator.handlersFor('resume').length > 0) cause = 'resume';
     this.seen.add(uid);
-    if (!cause) return undefined;
+    if (!cause) return { handled: true, object: current };
 
     const token = `${cause}:${encoded}`;
     const gate = this.gate(uid, token);
-    if (gate !== 'go') return gate;
+    if (gate !== 'go') return { handled: false, object: current, delay: gate };
 
     const ctxExtra =
       cause === 'update' ? { old: last?.essence, new: essenceOf(current), diff: diff(last?.essence, essenceOf(current)) } : {};
@@ -93,7 +107,7 @@ export class Reactor {
         const result = await handler.fn(this.context(current, cause, ctxExtra));
         if (result && typeof result === 'object') results[handler.id] = result;
       } catch (err) {
-        return this.fail(current, token, err, handler.id);
+        return { handled: false, object: current, delay: await this.fail(current, token, err, handler.id) };
       }
     }
 
@@ -106,10 +120,38 @@ export class Reactor {
     this.handledHere.set(uid, encoded);
     this.retries.delete(uid);
     const message = summary(results) || `${cause} handled`;
-    await this.deps.status.write(annotated, { results, conditions: readyConditions(true, 'Succeeded', message) });
+    const written = await this.deps.status.write(annotated, { results, conditions: readyConditions(true, 'Succeeded', message) });
     await this.deps.events(annotated, { type: 'Normal', reason: pastTense(cause), message });
     this.log(current).info({ cause }, `${cause} succeeded`);
-    return undefined;
+    return { handled: true, object: written ?? annotated };
+  }
+
+  /** Runs the timers that are due; returns the ms until the next one is. */
+  private async runTimers(obj: KubeObject): Promise<number> {
+    const uid = obj.metadata.uid ?? '';
+    const lastRuns = this.timerRuns.get(uid) ?? new Map<string, number>();
+    this.timerRuns.set(uid, lastRuns);
+    let next = Infinity;
+    for (const timer of this.deps.operator.timers) {
+      const interval = typeof timer.intervalMs === 'function' ? timer.intervalMs(obj) : timer.intervalMs;
+      const due = (lastRuns.get(timer.id) ?? -Infinity) + interval - this.deps.now();
+      if (due > 0) {
+        next = Math.min(next, due);
+        continue;
+      }
+      lastRuns.set(timer.id, this.deps.now());
+      next = Math.min(next, interval);
+      try {
+        const result = await timer.fn(this.context(obj, 'timer', {}));
+        // Written only when it changed: every status write is a watch event, and events must not feed a loop.
+        if (result && typeof result === 'object' && JSON.stringify(obj.status?.[timer.id]) !== JSON.stringify(result)) {
+          obj = (await this.deps.status.write(obj, { results: { [timer.id]: result } })) ?? obj;
+        }
+      } catch (err) {
+        this.log(obj).warn({ err, timer: timer.id, retryInMs: interval }, `timer ${timer.id} failed`);
+      }
+    }
+    return next;
   }
 
   private async finalize(obj: KubeObject): Promise<number | undefined> {
@@ -179,7 +221,7 @@ export class Reactor {
       namespace: obj.metadata.namespace ?? 'default',
       uid: obj.metadata.uid,
     };
-    const runIn = async (spec: KustomizeSpec, op: typeof applyKustomization, reason: string): Promise<KubectlResult> => {
+    const runIn = async (spec: KustomizeSpec, op: 'apply' | 'delete'): Promise<KubectlResult> => {
       let workdir;
       try {
         workdir = await createWorkdir(spec, owner, { basesDir, keep: keepWorkdirs });
@@ -187,8 +229,11 @@ export class Reactor {
         throw new BuildError((err as Error).message);
       }
       try {
-        const result = await op(kubectl, workdir.dir, { signal });
-        if (result.exitCode !== 0) throw new KubectlError(reason, result);
+        const result =
+          op === 'apply'
+            ? await applyKustomization(kubectl, workdir.dir, { signal, prune: { selector: ownerSelector(owner), allowlist: spec.prune ?? [] } })
+            : await deleteKustomization(kubectl, workdir.dir, { signal });
+        if (result.exitCode !== 0) throw new KubectlError(op === 'apply' ? 'ApplyFailed' : 'DeleteFailed', result);
         return result;
       } finally {
         await workdir.cleanup();
@@ -203,9 +248,11 @@ export class Reactor {
       retry,
       logger: this.log(obj),
       kubectl,
+      api: this.deps.api,
+      adopt: (child) => adopt(obj, child),
       kustomize: {
-        apply: (spec) => runIn(spec, applyKustomization, 'ApplyFailed'),
-        delete: (spec) => runIn(spec, deleteKustomization, 'DeleteFailed'),
+        apply: (spec) => runIn(spec, 'apply'),
+        delete: (spec) => runIn(spec, 'delete'),
       },
       signal,
       ...extra,
@@ -218,7 +265,7 @@ export class Reactor {
 }
 
 function pastTense(cause: Cause): string {
-  return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed' }[cause];
+  return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed', timer: 'Timer' }[cause];
 }
 
 /** First line of each handler's `message`, for the Ready condition and the Event. */
