@@ -26,7 +26,7 @@ const kubectl = (args: string[]) => execa(kubectlBin, args, { env, timeout: 120_
 
 say('installing the CRDs (crds/)');
 await kubectl(['apply', '-f', 'crds/']);
-await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', '--timeout=60s']);
+await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', '--timeout=60s']);
 
 say('starting the operator: kustomate run');
 const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run'], { env, stdout: 'inherit', stderr: 'inherit', reject: false });

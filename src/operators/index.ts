@@ -1,8 +1,10 @@
 // Why: the example operators by name, for `kustomate run [OPERATOR ...]` and `kustomate render`.
 import type { Operator } from '../runtime/operator.ts';
+import { database } from './database/index.ts';
+import { gordon } from './gordon/index.ts';
 import { sample } from './sample/index.ts';
 
-export const OPERATORS: ReadonlyMap<string, Operator> = new Map([[sample.name, sample]]);
+export const OPERATORS: ReadonlyMap<string, Operator> = new Map([sample, database, gordon].map((op) => [op.name, op]));
 
 export class UnknownOperatorError extends Error {
   override name = 'UnknownOperatorError';

@@ -2,15 +2,11 @@
 import type { KubeObject } from '../../kube/api.ts';
 import { PermanentError } from '../../runtime/errors.ts';
 import { Operator } from '../../runtime/operator.ts';
+import { at, wholeNumber } from '../validate.ts';
 
 /** spec.count as a whole number ≥ 0; a numeric string ("3") is accepted, anything else is a problem. */
 export function sampleCount(obj: KubeObject): number | string {
-  const raw = (obj.spec as { count?: unknown } | undefined)?.count;
-  const n = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : raw;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    return `spec.count must be a whole number ≥ 0, got ${JSON.stringify(raw) ?? 'nothing'}`;
-  }
-  return n;
+  return wholeNumber(at(obj, ['spec', 'count']), 'spec.count');
 }
 
 export const sample = new Operator({

@@ -1,0 +1,120 @@
+// Why: the Database operator of the kopf exercise: spec.type becomes a mongo or mysql Pod and a NodePort Service.
+// Better than the seed: per-instance selectors, a generated root password in a Secret, pruning on type change.
+import { randomBytes } from 'node:crypto';
+import { ApiError, type Api, type KubeObject } from '../../kube/api.ts';
+import type { KustomizeSpec } from '../../kustomize/workdir.ts';
+import { PermanentError } from '../../runtime/errors.ts';
+import { Operator, type HandlerContext } from '../../runtime/operator.ts';
+import { at } from '../validate.ts';
+
+export const DATABASE_TYPES = {
+  mongo: { image: 'mongo:4.0', port: 27017 },
+  mysql: { image: 'mysql:8.0', port: 3306 },
+} as const;
+export type DatabaseType = keyof typeof DATABASE_TYPES;
+
+/** The problems of a Database's spec: the type must be known (the CRD's enum can be bypassed by an older CRD). */
+export function databaseProblems(obj: KubeObject): string[] {
+  const type = at(obj, ['spec', 'type']);
+  const image = at(obj, ['spec', 'image']);
+  const problems: string[] = [];
+  if (typeof type !== 'string' || !(type in DATABASE_TYPES)) {
+    problems.push(`spec.type must be one of ${Object.keys(DATABASE_TYPES).join(', ')}, got ${JSON.stringify(type) ?? 'nothing'}`);
+  }
+  if (image !== undefined && (typeof image !== 'string' || !/^\S+$/.test(image))) {
+    problems.push(`spec.image must be an image reference without spaces, got ${JSON.stringify(image)}`);
+  }
+  return problems;
+}
+
+function typeOf(obj: KubeObject): DatabaseType {
+  const problems = databaseProblems(obj);
+  if (problems.length) throw new PermanentError(problems.join('; '), 'InvalidSpec');
+  return at(obj, ['spec', 'type']) as DatabaseType;
+}
+
+/** The Secret holding the mysql root password of one Database. */
+export const secretName = (obj: KubeObject) => `${obj.metadata.name}-mysql-root`;
+
+export function databaseSpec(obj: KubeObject): KustomizeSpec {
+  const type = typeOf(obj);
+  const name = obj.metadata.name;
+  const image = at(obj, ['spec', 'image']) as string | undefined;
+  const container: Record<string, unknown> = { name: type };
+  if (image) container.image = image;
+  if (type === 'mysql') {
+    container.env = [{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: secretName(obj), key: 'password' } } }];
+  }
+  return {
+    base: 'database',
+    kustomization: { components: [`base/${type}`] },
+    // Exact names instead of a prefix: the Service is <name>, the Pod <name>-<type>, so a change of type
+    // creates a new Pod (a Pod's containers cannot be changed in place) and prunes the old one.
+    namePrefix: '',
+    patches: container.image || container.env ? [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: type }, spec: { containers: [container] } }] : [],
+    jsonPatches: [
+      { target: { kind: 'Pod', name: type }, ops: [{ op: 'replace', path: '/metadata/name', value: `${name}-${type}` }] },
+      { target: { kind: 'Service', name: 'database' }, ops: [{ op: 'replace', path: '/metadata/name', value: name }] },
+    ],
+    prune: ['core/v1/Pod', 'core/v1/Service'],
+  };
+}
+
+const secretPath = (obj: KubeObject) =>
+  `/api/v1/namespaces/${encodeURIComponent(obj.metadata.namespace ?? 'default')}/secrets/${encodeURIComponent(secretName(obj))}`;
+
+/** Creates the root password Secret once; an existing one is kept, so the password never changes. */
+async function ensureSecret(ctx: HandlerContext): Promise<void> {
+  const { api, body } = ctx;
+  try {
+    await api.request('GET', secretPath(body));
+    return;
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+  const secret = ctx.adopt({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: secretName(body) },
+    type: 'Opaque',
+    stringData: { password: randomBytes(24).toString('base64url') },
+  });
+  try {
+    await api.request('POST', `/api/v1/namespaces/${encodeURIComponent(body.metadata.namespace ?? 'default')}/secrets`, { body: secret });
+    ctx.logger.info({ secret: secretName(body) }, 'generated the mysql root password Secret');
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 409)) throw err;
+  }
+}
+
+/** A mongo Database needs no password: a Secret left from an earlier mysql type is removed. */
+async function removeSecret(api: Api, obj: KubeObject): Promise<void> {
+  try {
+    await api.request('DELETE', secretPath(obj));
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+}
+
+async function nodePort(api: Api, obj: KubeObject): Promise<number | undefined> {
+  const svc = await api.request<{ spec?: { ports?: Array<{ nodePort?: number }> } }>(
+    'GET',
+    `/api/v1/namespaces/${encodeURIComponent(obj.metadata.namespace ?? 'default')}/services/${encodeURIComponent(obj.metadata.name)}`,
+  );
+  return svc.spec?.ports?.[0]?.nodePort;
+}
+
+export const database = new Operator({
+  name: 'database',
+  resource: { group: 'zalando.org', version: 'v1', plural: 'databases', kind: 'Database' },
+})
+  .validate(databaseProblems)
+  .kustomize('database', databaseSpec, {
+    beforeApply: async (ctx) => (typeOf(ctx.body) === 'mysql' ? ensureSecret(ctx) : removeSecret(ctx.api, ctx.body)),
+    result: async (ctx, output) => ({
+      message: `Pod and Service created by Database ${ctx.name}`,
+      kubectl: output.stdout,
+      type: typeOf(ctx.body),
+      nodePort: await nodePort(ctx.api, ctx.body),
+    }),
+  });
