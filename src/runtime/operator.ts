@@ -14,9 +14,12 @@ export interface HandlerContext {
   spec: Record<string, unknown>;
   name: string;
   namespace: string;
-  /** For updates: the last-handled essence (when it was small enough to keep), the new one, and their diff. */
-  old?: Essence | undefined;
-  new?: Essence | undefined;
+  /**
+   * For updates: the last-handled essence (when it was small enough to keep), the new one, and their diff.
+   * For field handlers: the field's old and new values, and the diff under the field.
+   */
+  old?: Essence | unknown;
+  new?: Essence | unknown;
   diff?: DiffEntry[] | undefined;
   /** How many times this handler has failed for the current state of the object. */
   retry: number;
@@ -40,10 +43,27 @@ export interface HandlerContext {
 export type HandlerResult = Record<string, unknown> | undefined | void;
 export type Handler = (ctx: HandlerContext) => HandlerResult | Promise<HandlerResult>;
 
+/** When a handler runs, how long an attempt may take, and how often it may fail. */
+export interface HandlerOptions {
+  /** Labels the object must have: a value to match, true for "present", false for "absent". */
+  labels?: Record<string, string | boolean>;
+  /** Annotations, matched the same way. */
+  annotations?: Record<string, string | boolean>;
+  /** Any other condition on the current object. */
+  when?: (obj: KubeObject) => boolean;
+  /** One attempt is aborted (its kubectl runs killed) and counted as a failure after this many ms. */
+  timeoutMs?: number;
+  /** After this many failed retries the handler stops: Ready=False, Stalled, reason RetriesExhausted. */
+  retries?: number;
+}
+
 export interface RegisteredHandler {
   id: string;
-  cause: Cause;
+  cause: Cause | 'field';
   fn: Handler;
+  options: HandlerOptions;
+  /** For field handlers: the path they watch, e.g. ['spec', 'count']. */
+  field?: string[];
 }
 
 export interface TimerOptions {
@@ -99,9 +119,9 @@ export class Operator {
     }
   }
 
-  private on(cause: Cause, id: string, fn: Handler): this {
+  private on(cause: Cause | 'field', id: string, fn: Handler, options: HandlerOptions = {}, field?: string[]): this {
     this.checkId(id);
-    this.handlers.push({ id, cause, fn });
+    this.handlers.push({ id, cause, fn, options, ...(field ? { field } : {}) });
     return this;
   }
 
@@ -116,18 +136,28 @@ export class Operator {
     return this;
   }
 
-  onCreate(id: string, fn: Handler): this {
-    return this.on('create', id, fn);
+  onCreate(id: string, fn: Handler, options?: HandlerOptions): this {
+    return this.on('create', id, fn, options);
   }
-  onUpdate(id: string, fn: Handler): this {
-    return this.on('update', id, fn);
+  onUpdate(id: string, fn: Handler, options?: HandlerOptions): this {
+    return this.on('update', id, fn, options);
   }
-  onDelete(id: string, fn: Handler): this {
-    return this.on('delete', id, fn);
+  onDelete(id: string, fn: Handler, options?: HandlerOptions): this {
+    return this.on('delete', id, fn, options);
   }
   /** Runs once per process for objects that exist when it starts and need no create or update. */
-  onResume(id: string, fn: Handler): this {
-    return this.on('resume', id, fn);
+  onResume(id: string, fn: Handler, options?: HandlerOptions): this {
+    return this.on('resume', id, fn, options);
+  }
+  /**
+   * Runs when one field (a dotted path such as `spec.count`) differs from the last-handled configuration, on
+   * create too (the old value is then undefined). `ctx.old`/`ctx.new` are the field's values and `ctx.diff`
+   * the changes under it.
+   */
+  onField(id: string, field: string, fn: Handler, options?: HandlerOptions): this {
+    const path = field.split('.').filter(Boolean);
+    if (path.length === 0) throw new Error(`field handler ${id} needs a field path such as spec.count`);
+    return this.on('field', id, fn, options, path);
   }
 
   validate(fn: Validator): this {
@@ -166,7 +196,7 @@ export class Operator {
     return this.validators.flatMap((v) => v(obj));
   }
 
-  handlersFor(cause: Cause): RegisteredHandler[] {
+  handlersFor(cause: Cause | 'field'): RegisteredHandler[] {
     return this.handlers.filter((h) => h.cause === cause);
   }
 }

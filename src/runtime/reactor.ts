@@ -3,15 +3,17 @@ import type { Logger } from 'pino';
 import { patchContentType, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { applyKustomization, deleteKustomization } from '../kubectl/kustomize.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
-import { createWorkdir, type KustomizeSpec } from '../kustomize/workdir.ts';
 import { ownerSelector } from '../kustomize/labels.ts';
+import { createWorkdir, type KustomizeSpec } from '../kustomize/workdir.ts';
 import { adopt } from './adopt.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 import { BuildError, KubectlError, PermanentError, TemporaryError, reasonOf } from './errors.ts';
-import { LAST_HANDLED_ANNOTATION, diff, encodeEssence, essenceOf, lastHandled } from './essence.ts';
+import { LAST_HANDLED_ANNOTATION, diff, encodeEssence, essenceOf, lastHandled, type Essence } from './essence.ts';
 import type { EventRecorder } from './events.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
-import type { Cause, HandlerContext, Operator } from './operator.ts';
+import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
+import type { Cause, HandlerContext, Operator, RegisteredHandler } from './operator.ts';
+import { progressStatus, readProgress, tokenDigest, type Progress } from './progress.ts';
 import type { Condition, StatusWriter } from './status.ts';
 
 export interface ReactorDeps {
@@ -27,20 +29,22 @@ export interface ReactorDeps {
   now?: () => number;
   /** Aborted on shutdown; handed to handlers and kubectl runs. */
   signal?: AbortSignal;
+  /** Told of every handler outcome, for metrics. */
+  onHandler?: (outcome: { operator: string; handler: string; cause: string; ok: boolean; durationMs: number }) => void;
 }
 
-interface RetryState {
-  /** What failed: the cause and the essence it failed for. A change of either starts afresh. */
-  token: string;
-  attempt: number;
-  notBefore: number;
-  permanent: boolean;
+interface Outcome {
+  /** The object is in a handled, non-failing state (timers may run). */
+  handled: boolean;
+  object: KubeObject;
+  delay?: number | undefined;
 }
 
 /** Reconciles one object at a time (the queue guarantees that); returns a delay when it wants to run again. */
 export class Reactor {
-  private readonly deps: Required<Omit<ReactorDeps, 'signal'>> & { signal: AbortSignal };
-  private readonly retries = new Map<string, RetryState>();
+  private readonly deps: Required<Omit<ReactorDeps, 'signal' | 'onHandler'>> & Pick<ReactorDeps, 'onHandler'> & { signal: AbortSignal };
+  /** Retry state by uid; also kept on the object (status.kustomate.progress) for the next process. */
+  private readonly retries = new Map<string, Progress>();
   /** The essence last handled per uid in this process: guards against a watch event older than our own patch. */
   private readonly handledHere = new Map<string, string>();
   private readonly seen = new Set<string>();
@@ -68,17 +72,19 @@ export class Reactor {
     return outcome.delay === undefined ? next : Math.min(outcome.delay, next);
   }
 
-  /** create/update/resume as the object calls for; `handled` means it is in a handled, non-failing state. */
-  private async lifecycle(obj: KubeObject): Promise<{ handled: boolean; object: KubeObject; delay?: number | undefined }> {
+  /** create/update/resume as the object calls for. */
+  private async lifecycle(obj: KubeObject): Promise<Outcome> {
     const { operator } = this.deps;
     const uid = obj.metadata.uid ?? '';
-    const encoded = encodeEssence(essenceOf(obj));
+    const essence = essenceOf(obj);
+    const encoded = encodeEssence(essence);
 
     // Validation at the edge: a bad object is reported once, and waits for a change (no retry loop).
     const problems = operator.problems(obj);
     if (problems.length > 0) {
       const token = `invalid:${encoded}`;
-      if (this.retries.get(uid)?.token === token) return { handled: false, object: obj };
+      const gate = this.gate(obj, token);
+      if (gate !== 'go') return { handled: false, object: obj, delay: gate };
       return { handled: false, object: obj, delay: await this.fail(obj, token, new PermanentError(problems.join('; '), 'InvalidSpec')) };
     }
 
@@ -96,18 +102,17 @@ export class Reactor {
     if (!cause) return { handled: true, object: current };
 
     const token = `${cause}:${encoded}`;
-    const gate = this.gate(uid, token);
+    const gate = this.gate(current, token);
     if (gate !== 'go') return { handled: false, object: current, delay: gate };
 
-    const ctxExtra =
-      cause === 'update' ? { old: last?.essence, new: essenceOf(current), diff: diff(last?.essence, essenceOf(current)) } : {};
+    const old = cause === 'create' ? undefined : last?.essence;
     const results: Record<string, unknown> = {};
-    for (const handler of operator.handlersFor(cause)) {
+    for (const [handler, extra] of this.handlersToRun(cause, current, old, essence)) {
       try {
-        const result = await handler.fn(this.context(current, cause, ctxExtra));
+        const result = await this.attempt(handler, current, cause, extra);
         if (result && typeof result === 'object') results[handler.id] = result;
       } catch (err) {
-        return { handled: false, object: current, delay: await this.fail(current, token, err, handler.id) };
+        return { handled: false, object: current, delay: await this.fail(current, token, err, handler) };
       }
     }
 
@@ -118,12 +123,115 @@ export class Reactor {
       { body: { metadata: { annotations: { [LAST_HANDLED_ANNOTATION]: encoded } } }, contentType: patchContentType('merge') },
     );
     this.handledHere.set(uid, encoded);
-    this.retries.delete(uid);
+    const hadProgress = this.retries.delete(uid) || readProgress(current) !== undefined;
     const message = summary(results) || `${cause} handled`;
-    const written = await this.deps.status.write(annotated, { results, conditions: readyConditions(true, 'Succeeded', message) });
+    const written = await this.deps.status.write(annotated, {
+      results,
+      conditions: readyConditions(true, 'Succeeded', message),
+      // A success resets the backoff, here and on the object.
+      ...(hadProgress ? { extra: progressStatus(null) } : {}),
+    });
     await this.deps.events(annotated, { type: 'Normal', reason: pastTense(cause), message });
     this.log(current).info({ cause }, `${cause} succeeded`);
     return { handled: true, object: written ?? annotated };
+  }
+
+  /** The handlers for a cause that pass their filters, with field handlers whose field changed. */
+  private handlersToRun(cause: Cause, obj: KubeObject, old: Essence | undefined, now: Essence): Array<[RegisteredHandler, Partial<HandlerContext>]> {
+    const { operator } = this.deps;
+    const out: Array<[RegisteredHandler, Partial<HandlerContext>]> = [];
+    const whole = cause === 'update' ? { old, new: now, diff: diff(old, now) } : {};
+    for (const h of operator.handlersFor(cause)) if (passesFilters(h.options, obj)) out.push([h, whole]);
+    if (cause === 'create' || cause === 'update') {
+      for (const h of operator.handlersFor('field')) {
+        const change = fieldChange(h.field ?? [], old, now);
+        if (change && passesFilters(h.options, obj)) out.push([h, change]);
+      }
+    }
+    return out;
+  }
+
+  private async attempt(handler: RegisteredHandler, obj: KubeObject, cause: Cause, extra: Partial<HandlerContext>) {
+    const started = performance.now();
+    try {
+      const result = await runAttempt(handler, (signal) => this.context(obj, cause, extra, signal), this.deps.signal);
+      this.deps.onHandler?.({ operator: this.deps.operator.name, handler: handler.id, cause, ok: true, durationMs: performance.now() - started });
+      return result;
+    } catch (err) {
+      this.deps.onHandler?.({ operator: this.deps.operator.name, handler: handler.id, cause, ok: false, durationMs: performance.now() - started });
+      throw err;
+    }
+  }
+
+  private async finalize(obj: KubeObject): Promise<number | undefined> {
+    const uid = obj.metadata.uid ?? '';
+    if (!hasFinalizer(obj)) {
+      this.forget(uid);
+      return undefined;
+    }
+    const token = 'delete';
+    const gate = this.gate(obj, token);
+    if (gate !== 'go') return gate;
+    for (const handler of this.deps.operator.handlersFor('delete')) {
+      if (!passesFilters(handler.options, obj)) continue;
+      try {
+        await this.attempt(handler, obj, 'delete', {});
+      } catch (err) {
+        return this.fail(obj, token, err, handler);
+      }
+    }
+    await this.deps.events(obj, { type: 'Normal', reason: 'Deleted', message: 'delete handlers finished; removing the finalizer' });
+    await removeFinalizer(this.deps.api, this.deps.operator.resource, obj);
+    this.log(obj).info({ cause: 'delete' }, 'delete succeeded, finalizer removed');
+    this.forget(uid);
+    return undefined;
+  }
+
+  /** The retry state for this token: from memory, else from the object (a restart keeps its backoff). */
+  private progressFor(obj: KubeObject, token: string): Progress | undefined {
+    const uid = obj.metadata.uid ?? '';
+    const digest = tokenDigest(token);
+    const known = this.retries.get(uid) ?? readProgress(obj);
+    if (!known || known.token !== digest) return undefined;
+    this.retries.set(uid, known);
+    return known;
+  }
+
+  /** 'go', or how long to wait: a failed state is retried only after its delay, a permanent one never. */
+  private gate(obj: KubeObject, token: string): 'go' | number | undefined {
+    const state = this.progressFor(obj, token);
+    if (!state) return 'go';
+    if (state.permanent) return undefined;
+    const wait = state.notBefore - this.deps.now();
+    return wait > 0 ? wait : 'go';
+  }
+
+  private async fail(obj: KubeObject, token: string, error: unknown, handler?: RegisteredHandler): Promise<number | undefined> {
+    const uid = obj.metadata.uid ?? '';
+    const state: Progress = this.progressFor(obj, token) ?? { token: tokenDigest(token), attempt: 0, notBefore: 0, permanent: false };
+    let err = error;
+    const limit = handler?.options.retries;
+    if (limit !== undefined && !(err instanceof PermanentError) && state.attempt >= limit) {
+      err = new PermanentError(`gave up after ${limit} retries: ${err instanceof Error ? err.message : String(err)}`, 'RetriesExhausted');
+    }
+    const reason = reasonOf(err);
+    const message = `${handler ? `${handler.id}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
+    let delay: number | undefined;
+    if (err instanceof PermanentError) {
+      state.permanent = true;
+    } else if (err instanceof TemporaryError) {
+      delay = err.delayMs;
+    } else {
+      delay = backoffDelay(state.attempt, this.deps.backoff);
+      state.attempt++;
+    }
+    state.notBefore = this.deps.now() + (delay ?? 0);
+    this.retries.set(uid, state);
+    const conditions = readyConditions(false, reason, message, delay === undefined ? 'stalled' : 'retrying');
+    await this.deps.status.write(obj, { conditions, extra: progressStatus(state) });
+    await this.deps.events(obj, { type: 'Warning', reason, message });
+    this.log(obj).warn({ reason, handler: handler?.id, retryInMs: delay, attempt: state.attempt }, message);
+    return delay;
   }
 
   /** Runs the timers that are due; returns the ms until the next one is. */
@@ -142,7 +250,7 @@ export class Reactor {
       lastRuns.set(timer.id, this.deps.now());
       next = Math.min(next, interval);
       try {
-        const result = await timer.fn(this.context(obj, 'timer', {}));
+        const result = await timer.fn(this.context(obj, 'timer', {}, this.deps.signal));
         // Written only when it changed: every status write is a watch event, and events must not feed a loop.
         if (result && typeof result === 'object' && JSON.stringify(obj.status?.[timer.id]) !== JSON.stringify(result)) {
           obj = (await this.deps.status.write(obj, { results: { [timer.id]: result } })) ?? obj;
@@ -154,65 +262,8 @@ export class Reactor {
     return next;
   }
 
-  private async finalize(obj: KubeObject): Promise<number | undefined> {
-    const uid = obj.metadata.uid ?? '';
-    if (!hasFinalizer(obj)) {
-      this.forget(uid);
-      return undefined;
-    }
-    const token = 'delete';
-    const gate = this.gate(uid, token);
-    if (gate !== 'go') return gate;
-    for (const handler of this.deps.operator.handlersFor('delete')) {
-      try {
-        await handler.fn(this.context(obj, 'delete', {}));
-      } catch (err) {
-        return this.fail(obj, token, err, handler.id);
-      }
-    }
-    await this.deps.events(obj, { type: 'Normal', reason: 'Deleted', message: 'delete handlers finished; removing the finalizer' });
-    await removeFinalizer(this.deps.api, this.deps.operator.resource, obj);
-    this.log(obj).info({ cause: 'delete' }, 'delete succeeded, finalizer removed');
-    this.forget(uid);
-    return undefined;
-  }
-
-  /** 'go', or how long to wait: a failed state is retried only after its delay, a permanent one never. */
-  private gate(uid: string, token: string): 'go' | number | undefined {
-    const state = this.retries.get(uid);
-    if (!state || state.token !== token) return 'go';
-    if (state.permanent) return undefined;
-    const wait = state.notBefore - this.deps.now();
-    return wait > 0 ? wait : 'go';
-  }
-
-  private async fail(obj: KubeObject, token: string, err: unknown, handlerId?: string): Promise<number | undefined> {
-    const uid = obj.metadata.uid ?? '';
-    const previous = this.retries.get(uid);
-    const state: RetryState =
-      previous && previous.token === token ? previous : { token, attempt: 0, notBefore: 0, permanent: false };
-    const reason = reasonOf(err);
-    const message = `${handlerId ? `${handlerId}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
-    let delay: number | undefined;
-    if (err instanceof PermanentError) {
-      state.permanent = true;
-    } else if (err instanceof TemporaryError) {
-      delay = err.delayMs;
-    } else {
-      delay = backoffDelay(state.attempt, this.deps.backoff);
-      state.attempt++;
-    }
-    state.notBefore = this.deps.now() + (delay ?? 0);
-    this.retries.set(uid, state);
-    const conditions = readyConditions(false, reason, message, delay === undefined ? 'stalled' : 'retrying');
-    await this.deps.status.write(obj, { conditions });
-    await this.deps.events(obj, { type: 'Warning', reason, message });
-    this.log(obj).warn({ reason, handler: handlerId, retryInMs: delay, attempt: state.attempt }, message);
-    return delay;
-  }
-
-  private context(obj: KubeObject, cause: Cause, extra: Partial<HandlerContext>): HandlerContext {
-    const { kubectl, basesDir, keepWorkdirs, signal } = this.deps;
+  private context(obj: KubeObject, cause: Cause, extra: Partial<HandlerContext>, signal: AbortSignal): HandlerContext {
+    const { kubectl, basesDir, keepWorkdirs } = this.deps;
     const retry = this.retries.get(obj.metadata.uid ?? '')?.attempt ?? 0;
     const owner = {
       apiVersion: obj.apiVersion,

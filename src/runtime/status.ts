@@ -14,6 +14,8 @@ export interface StatusUpdate {
   /** Handler results, stored at status.<handler_id> as kopf does. */
   results?: Record<string, unknown>;
   conditions?: Condition[];
+  /** Other status fields, merged as they are (null removes a field). */
+  extra?: Record<string, unknown>;
 }
 
 /** Strings kept in status are cut here, so objects stay far below etcd's 1.5 MiB request limit. */
@@ -69,7 +71,7 @@ export class StatusWriter {
     const path = resourcePath(this.ref, namespace, name, 'status');
     let current = obj;
     for (let attempt = 0; ; attempt++) {
-      const status: Record<string, unknown> = { ...((truncateDeep(update.results ?? {}) as Record<string, unknown>) ?? {}) };
+      const status: Record<string, unknown> = { ...(truncateDeep(update.results ?? {}) as Record<string, unknown>), ...update.extra };
       if (update.conditions) {
         const existing = (current.status?.conditions as Condition[] | undefined) ?? [];
         status.conditions = mergeConditions(existing, update.conditions, this.now().toISOString(), current.metadata.generation);
