@@ -13,7 +13,7 @@ set -x
 # what the operator will apply for demo-obj.yaml, without a cluster
 node "$ROOT/src/cli/main.ts" render -f demo-obj.yaml
 # run the operator for namespace demo, in the background
-node "$ROOT/src/cli/main.ts" run --namespace demo sample > "${TMPDIR:-/tmp}/kustomate-lab-operator.log" 2>&1 &
+node "$ROOT/src/cli/main.ts" run --namespace demo --health-port 0 sample > "${TMPDIR:-/tmp}/kustomate-lab-operator.log" 2>&1 &
 OPERATOR=$!
 trap 'kill $OPERATOR 2>/dev/null || true' EXIT
 "$KUBECTL" apply -f demo-obj.yaml

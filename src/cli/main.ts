@@ -13,6 +13,18 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function wholeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('must be a whole number ≥ 0');
+  return n;
+}
+
+function port(value: string): number {
+  const n = wholeNumber(value);
+  if (n > 65535) throw new InvalidArgumentError('must be a port number, 0 to 65535');
+  return n;
+}
+
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 const kubectlOption = () =>
@@ -28,7 +40,9 @@ program
   .command('run')
   .description(`run example operators against the current cluster (known: ${[...OPERATORS.keys()].join(', ')}; all by default)`)
   .argument('[operator...]', 'operators to run')
-  .addOption(new Option('-n, --namespace <ns>', 'watch this namespace (repeat for more); default: all namespaces').argParser(collect))
+  .addOption(
+    new Option('-n, --namespace <ns>', 'watch this namespace; repeat for more; a glob (team-*) or an exclusion (!kube-*) watches cluster-wide and filters; default: all namespaces').argParser(collect),
+  )
   .option('-A, --all-namespaces', 'watch all namespaces (the default when no --namespace is given)')
   .addOption(new Option('--concurrency <n>', 'objects reconciled at once').argParser(positiveInt).default(4))
   .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (else $KUBECONFIG, ~/.kube/config, or the in-cluster service account)'))
@@ -37,6 +51,15 @@ program
   .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
   .addOption(basesOption())
   .option('--keep-workdirs', 'keep each reconcile\'s temporary kustomize folder, for debugging')
+  .addOption(new Option('--relist-interval <seconds>', 'relist everything this often, as a safety net; unchanged objects are not re-applied; 0 turns it off').argParser(wholeNumber).default(600))
+  .option('--leader-election', 'only the holder of a coordination.k8s.io Lease reconciles, so several replicas are safe')
+  .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: the pod\'s namespace, else "default")')
+  .option('--leader-election-id <name>', 'name of the Lease (default: kustomate-<operators>)')
+  .addOption(new Option('--lease-duration <seconds>', 'how long a Lease lasts without renewal; a standby takes over after it').argParser(positiveInt).default(15))
+  .addOption(new Option('--health-port <port>', 'port for /healthz, /readyz and /metrics; 0 picks a free one (logged)').argParser(port).default(8080))
+  .option('--health-host <address>', 'address the health server binds to (0.0.0.0 in a pod)', '127.0.0.1')
+  .addOption(new Option('--log-format <format>', 'json lines or pretty (default: pretty in a terminal, else json)').choices(['json', 'pretty']))
+  .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long running kubectl commands may finish before they are cancelled').argParser(wholeNumber).default(30))
   .action(async (names: string[], flags) => runCommand(names, flags));
 
 program

@@ -1,10 +1,13 @@
-// Why: `kustomate run`: connect, start the controller for the chosen operators, stop cleanly on SIGTERM/SIGINT.
+// Why: `kustomate run`: connect, start the manager for the chosen operators, stop cleanly on SIGTERM/SIGINT.
+import fs from 'node:fs';
 import { ApiError, KubeApi } from '../kube/api.ts';
 import { connect } from '../kube/config.ts';
 import { createKubectlRunner } from '../kubectl/runner.ts';
 import { pickOperators } from '../operators/index.ts';
-import { Controller } from '../runtime/controller.ts';
-import { createLogger } from '../runtime/logger.ts';
+import { createLogger, type LogFormat } from '../runtime/logger.ts';
+import { Manager } from '../runtime/manager.ts';
+import { Metrics } from '../runtime/metrics.ts';
+import { namespaceScope } from '../runtime/namespaces.ts';
 
 export interface RunFlags {
   namespace?: string[];
@@ -16,24 +19,45 @@ export interface RunFlags {
   kubectlTimeout: number;
   bases: string;
   keepWorkdirs?: boolean;
+  relistInterval: number;
+  leaderElection?: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId?: string;
+  leaseDuration: number;
+  healthPort: number;
+  healthHost: string;
+  logFormat?: LogFormat;
+  gracePeriod: number;
 }
 
 export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
 export async function runCommand(names: string[], flags: RunFlags): Promise<void> {
   if (flags.allNamespaces && flags.namespace?.length) throw new UsageError('--all-namespaces and --namespace exclude each other');
   const operators = pickOperators(names);
+  let scope;
+  try {
+    scope = namespaceScope(flags.allNamespaces ? [] : (flags.namespace ?? []));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const connection = connect({ kubeconfig: flags.kubeconfig, context: flags.context });
-  const logger = createLogger();
+  const logger = createLogger(flags.logFormat);
+  const metrics = new Metrics();
   const api = new KubeApi(connection.kc);
   const kubectl = createKubectlRunner({
     binary: flags.kubectl,
     globalArgs: connection.kubectlArgs,
     env: connection.kubectlEnv,
     timeoutMs: flags.kubectlTimeout * 1000,
-    onResult: (r) => logger.debug({ command: r.command.slice(1), exitCode: r.exitCode, durationMs: r.durationMs }, 'kubectl'),
+    onResult: (r) => {
+      metrics.kubectl(r, connection.kubectlArgs.length);
+      logger.debug({ command: r.command.slice(1), exitCode: r.exitCode, durationMs: r.durationMs }, 'kubectl');
+    },
   });
 
   const server = connection.kc.getCurrentCluster()?.server;
@@ -55,27 +79,49 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     }
   }
 
-  const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
-  const controller = new Controller({
+  const leaseNamespace =
+    flags.leaderElectionNamespace ?? (fs.existsSync(SA_NAMESPACE) ? fs.readFileSync(SA_NAMESPACE, 'utf8').trim() : 'default');
+  const leaseDurationMs = flags.leaseDuration * 1000;
+  const manager = new Manager({
     api,
     kubectl,
     operators,
-    namespaces,
+    namespaces: scope,
     concurrency: flags.concurrency,
     basesDir: flags.bases,
     keepWorkdirs: flags.keepWorkdirs ?? false,
     logger,
+    metrics,
+    relistIntervalMs: flags.relistInterval * 1000,
+    gracePeriodMs: flags.gracePeriod * 1000,
+    health: { port: flags.healthPort, host: flags.healthHost },
+    ...(flags.leaderElection
+      ? {
+          leaderElection: {
+            namespace: leaseNamespace,
+            name: flags.leaderElectionId ?? `kustomate-${operators.map((o) => o.name).sort().join('-')}`,
+            leaseDurationMs,
+            // client-go's proportions: renew deadline 2/3 of the lease, retry period 2/15 of it.
+            renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3),
+            retryPeriodMs: Math.max(500, Math.round((leaseDurationMs * 2) / 15)),
+          },
+        }
+      : {}),
   });
-  controller.start();
-  logger.info({ operators: operators.map((o) => o.name), namespaces: namespaces.length ? namespaces : 'all' }, 'operator started');
 
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string) => {
-      logger.info({ signal }, 'stopping: no new work; waiting for running reconciles');
-      controller.stop().then(resolve, resolve);
+      logger.info({ signal }, 'stopping: no new work; waiting for running kubectl commands');
+      manager.stop().then(resolve, (err) => {
+        logger.error({ err }, 'error while stopping');
+        resolve();
+      });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await manager.start();
+  logger.info({ operators: operators.map((o) => o.name), namespaces: scope.describe, leaderElection: flags.leaderElection ?? false }, 'operator started');
+  await stopped;
   logger.info('stopped');
 }

@@ -156,3 +156,29 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
     },
   };
 }
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes work dirs that a process left behind: those of dead processes (a SIGKILLed operator), and with
+ * `includeOwn` this process's own (at shutdown). Returns the folders removed.
+ */
+export async function removeLeftoverWorkdirs(opts: { tmpdir?: string; includeOwn?: boolean } = {}): Promise<string[]> {
+  const tmp = opts.tmpdir ?? os.tmpdir();
+  const removed: string[] = [];
+  for (const name of await fse.readdir(tmp).catch(() => [] as string[])) {
+    const m = /^kustomate-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid ? !opts.includeOwn : alive(pid)) continue;
+    await fse.remove(path.join(tmp, name)).then(() => removed.push(name), () => {});
+  }
+  return removed;
+}

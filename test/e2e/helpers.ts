@@ -67,7 +67,8 @@ export interface OperatorProcess {
 /** Starts the real CLI (`kustomate run ...`) as a child process against the test cluster. */
 export function startOperator(args: string[], env: Record<string, string> = {}): OperatorProcess {
   let output = '';
-  const proc = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run', ...args], {
+  const extra = args.includes('--health-port') ? [] : ['--health-port', '0'];
+  const proc = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run', ...extra, ...args], {
     env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_LOG_LEVEL: 'debug', ...env },
     reject: false,
     all: true,

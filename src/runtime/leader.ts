@@ -1,0 +1,165 @@
+// Why: Lease-based leader election (coordination.k8s.io/v1), so replicas > 1 is safe: only the leader reconciles.
+// It follows client-go's leaderelection: expiry is judged by when *we* last saw the record change, not by
+// comparing the holder's clock with ours (https://pkg.go.dev/k8s.io/client-go/tools/leaderelection).
+import type { Logger } from 'pino';
+import { ApiError, type Api } from '../kube/api.ts';
+import { sleep as realSleep } from './backoff.ts';
+
+export interface LeaderElectionOptions {
+  api: Api;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs: number;
+  /** A leader that cannot renew for this long stops leading. Shorter than the lease duration. */
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  logger: Logger;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+interface Lease {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: LeaseSpec;
+}
+
+/** MicroTime wants six fractional digits (metav1.RFC3339Micro). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export class LeaderElector {
+  private readonly o: Required<LeaderElectionOptions>;
+  private readonly stopper = new AbortController();
+  private leading = false;
+  private lastRenew = 0;
+  private observedRecord = '';
+  private observedAt = 0;
+  private loop?: Promise<void>;
+
+  constructor(opts: LeaderElectionOptions) {
+    this.o = { now: Date.now, sleep: realSleep, ...opts };
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private get path(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(this.o.namespace)}/leases`;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopper.signal.aborted) {
+      let ok = false;
+      try {
+        ok = await this.tryAcquireOrRenew();
+      } catch (err) {
+        this.o.logger.warn({ err }, 'leader election: lease request failed');
+      }
+      if (this.stopper.signal.aborted) break;
+      const now = this.o.now();
+      if (ok) {
+        this.lastRenew = now;
+        if (!this.leading) {
+          this.leading = true;
+          this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became the leader');
+          this.o.onStartedLeading();
+        }
+      } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
+        this.leading = false;
+        this.o.logger.warn({ lease: `${this.o.namespace}/${this.o.name}` }, 'lost the lease; stopping work');
+        this.o.onStoppedLeading();
+      }
+      await this.o.sleep(this.o.retryPeriodMs, this.stopper.signal);
+    }
+  }
+
+  /** One round: create, renew, or take over an expired or released lease. True when we hold it after. */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.o.now();
+    const me = this.o.identity;
+    let lease: Lease;
+    try {
+      lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) throw err;
+      try {
+        await this.o.api.request('POST', this.path, {
+          body: {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.o.name, namespace: this.o.namespace },
+            spec: { holderIdentity: me, leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000), acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
+          },
+        });
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 409) return false;
+        throw e;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const record = `${holder}|${spec.renewTime ?? ''}`;
+    if (record !== this.observedRecord) {
+      this.observedRecord = record;
+      this.observedAt = now;
+    }
+    const duration = (spec.leaseDurationSeconds ?? Math.ceil(this.o.leaseDurationMs / 1000)) * 1000;
+    if (holder !== '' && holder !== me && this.observedAt + duration > now) return false;
+
+    const next: LeaseSpec = {
+      holderIdentity: me,
+      leaseDurationSeconds: Math.ceil(this.o.leaseDurationMs / 1000),
+      acquireTime: holder === me && spec.acquireTime ? spec.acquireTime : microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: holder === me ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+    };
+    try {
+      // PUT with the resourceVersion we read: a concurrent writer makes it fail with 409 instead of both winning.
+      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, { body: { ...lease, spec: next } });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) return false;
+      throw err;
+    }
+    this.observedRecord = `${me}|${next.renewTime}`;
+    this.observedAt = now;
+    return true;
+  }
+
+  /** Stops the loop; a leader gives the lease up at once (holder emptied), so another can take it now. */
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.loop;
+    if (!this.leading) return;
+    this.leading = false;
+    try {
+      const lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`);
+      if (lease.spec?.holderIdentity !== this.o.identity) return;
+      const now = microTime(this.o.now());
+      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, {
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
+      });
+      this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}` }, 'released the lease');
+    } catch (err) {
+      this.o.logger.warn({ err }, 'could not release the lease; it expires by itself');
+    }
+  }
+}
