@@ -1,10 +1,10 @@
 // Why: start, inspect and stop the local control plane (kwokctl, binary runtime) from the binaries in the cache.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { stringify } from 'yaml';
 import { buildCluster } from './build.ts';
-import { CLUSTER_NAME, KUBECONFIG, KUBE_VERSION, KWOK_WORKDIR, binPath } from './versions.ts';
+import path from 'node:path';
+import { BIN_DIR, CLUSTER_NAME, KUBECONFIG, KUBE_VERSION, KWOK_WORKDIR, binPath } from './versions.ts';
 
 export const NODE_COUNT = Number(process.env.KUSTOMATE_NODES ?? 3);
 const READY_TIMEOUT_MS = Number(process.env.KUSTOMATE_CLUSTER_TIMEOUT_MS ?? 240_000);
@@ -21,6 +21,8 @@ function kwokctl(args: string[], timeoutMs = 300_000) {
       KWOK_RUNTIME: 'binary',
       KWOK_KUBE_VERSION: KUBE_VERSION,
       KWOK_KUBECTL_BINARY: binPath('kubectl'),
+      // kwokctl prefers a kubectl on PATH over KWOK_KUBECTL_BINARY: put ours first, so client = server version.
+      PATH: `${BIN_DIR}${path.delimiter}${process.env.PATH ?? ''}`,
     },
     timeout: timeoutMs,
     reject: false,
@@ -154,4 +156,17 @@ export async function clusterDown(log: Log = console.log): Promise<void> {
   if (deleted.exitCode !== 0) throw new Error(`kwokctl delete cluster failed: ${deleted.all}`);
   await fs.rm(KUBECONFIG, { force: true });
   log(`cluster "${CLUSTER_NAME}" deleted`);
+}
+
+/**
+ * Stops every component (etcd, kube-apiserver, controllers, kwok), waits `downMs`, and starts them again with
+ * the same data and ports: what an operator sees when its API server goes away and comes back.
+ */
+export async function restartControlPlane(downMs: number, log: Log = console.log): Promise<void> {
+  const stopped = await kwokctl(['stop', 'cluster']);
+  if (stopped.exitCode !== 0) throw new Error(`kwokctl stop cluster failed: ${stopped.all}`);
+  await new Promise((r) => setTimeout(r, downMs));
+  const started = await kwokctl(['start', 'cluster']);
+  if (started.exitCode !== 0) throw new Error(`kwokctl start cluster failed: ${started.all}`);
+  await waitReady(log, NODE_COUNT);
 }

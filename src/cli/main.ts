@@ -77,7 +77,9 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const known = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError;
-  process.stderr.write(`kustomate: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
-  process.exitCode = known ? 2 : 1;
+  // Bad input (flags, kubeconfig, operator names) exits 2; anything else, such as an unreachable cluster, exits 1.
+  const usage = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError;
+  const debug = process.env.KUSTOMATE_LOG_LEVEL === 'debug';
+  process.stderr.write(`kustomate: ${debug ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
+  process.exitCode = usage ? 2 : 1;
 }

@@ -153,11 +153,15 @@ export class Reactor {
 
   private async attempt(handler: RegisteredHandler, obj: KubeObject, cause: Cause, extra: Partial<HandlerContext>) {
     const started = performance.now();
+    const log = this.log(obj);
+    log.debug({ handler: handler.id, cause }, 'handler started');
     try {
       const result = await runAttempt(handler, (signal) => this.context(obj, cause, extra, signal), this.deps.signal);
+      log.debug({ handler: handler.id, cause }, 'handler finished');
       this.deps.onHandler?.({ operator: this.deps.operator.name, handler: handler.id, cause, ok: true, durationMs: performance.now() - started });
       return result;
     } catch (err) {
+      log.debug({ handler: handler.id, cause }, 'handler finished');
       this.deps.onHandler?.({ operator: this.deps.operator.name, handler: handler.id, cause, ok: false, durationMs: performance.now() - started });
       throw err;
     }

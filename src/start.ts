@@ -1,0 +1,103 @@
+// Why: one way to start operators, shared by `kustomate run` and by programs that import kustomate.
+import type { Logger } from 'pino';
+import { ApiError, KubeApi } from './kube/api.ts';
+import { connect, type Connection } from './kube/config.ts';
+import { createKubectlRunner } from './kubectl/runner.ts';
+import { createLogger, type LogFormat } from './runtime/logger.ts';
+import { Manager, type LeaderElectionConfig } from './runtime/manager.ts';
+import { Metrics } from './runtime/metrics.ts';
+import { namespaceScope } from './runtime/namespaces.ts';
+import type { Operator } from './runtime/operator.ts';
+
+export interface StartOptions {
+  operators: Operator[];
+  /** Folder holding the kustomize bases, one subfolder per base name. */
+  basesDir: string;
+  /** Names, globs (`team-*`) or exclusions (`!kube-*`); empty or absent means all namespaces. */
+  namespaces?: string[];
+  /** Kubeconfig file and context; by default $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+  kubeconfig?: string;
+  context?: string;
+  /** kubectl binary (default `kubectl` on PATH) and its per-run timeout (default 120 s). */
+  kubectl?: string;
+  kubectlTimeoutMs?: number;
+  /** Objects reconciled at once (default 4). */
+  concurrency?: number;
+  keepWorkdirs?: boolean;
+  /** Periodic relist (default 10 min; 0 turns it off). */
+  relistIntervalMs?: number;
+  leaderElection?: LeaderElectionConfig;
+  /** /healthz, /readyz and /metrics; absent means no server. */
+  health?: { port: number; host: string };
+  /** On stop, how long running kubectl commands may finish (default 30 s). */
+  gracePeriodMs?: number;
+  logger?: Logger;
+  logFormat?: LogFormat;
+}
+
+export interface RunningOperators {
+  manager: Manager;
+  logger: Logger;
+  connection: Connection;
+  /** Stop taking work, finish or cancel running kubectl, release the lease, remove work dirs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Connects (failing fast, with a clear message, if the cluster cannot be reached), warns about CRDs that are not
+ * installed (their watches start once they are), and starts the operators. Never exits the process.
+ */
+export async function startOperators(opts: StartOptions): Promise<RunningOperators> {
+  const scope = namespaceScope(opts.namespaces ?? []);
+  const connection = connect({ kubeconfig: opts.kubeconfig, context: opts.context });
+  const logger = opts.logger ?? createLogger(opts.logFormat);
+  const metrics = new Metrics();
+  const api = new KubeApi(connection.kc);
+  const kubectl = createKubectlRunner({
+    binary: opts.kubectl ?? 'kubectl',
+    globalArgs: connection.kubectlArgs,
+    env: connection.kubectlEnv,
+    timeoutMs: opts.kubectlTimeoutMs ?? 120_000,
+    onResult: (r) => {
+      metrics.kubectl(r, connection.kubectlArgs.length);
+      logger.debug({ command: r.command.slice(1), exitCode: r.exitCode, durationMs: r.durationMs }, 'kubectl');
+    },
+  });
+
+  const server = connection.kc.getCurrentCluster()?.server;
+  try {
+    const version = await api.request<{ gitVersion: string }>('GET', '/version', { timeoutMs: 10_000 });
+    logger.info({ server, source: connection.source, version: version.gitVersion }, 'connected');
+  } catch (err) {
+    throw new Error(`cannot reach the cluster at ${server} (from ${connection.source}): ${(err as Error).message}`);
+  }
+  for (const op of opts.operators) {
+    const { group, plural } = op.resource;
+    try {
+      await api.request('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${plural}.${group}`, { timeoutMs: 10_000 });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        logger.error({ operator: op.name }, `CRD ${plural}.${group} is not installed; its watch starts once it is (kubectl apply -f crds/${plural}.${group}.yaml)`);
+      }
+    }
+  }
+
+  const manager = new Manager({
+    api,
+    kubectl,
+    operators: opts.operators,
+    namespaces: scope,
+    concurrency: opts.concurrency ?? 4,
+    basesDir: opts.basesDir,
+    keepWorkdirs: opts.keepWorkdirs ?? false,
+    logger,
+    metrics,
+    relistIntervalMs: opts.relistIntervalMs ?? 600_000,
+    gracePeriodMs: opts.gracePeriodMs ?? 30_000,
+    ...(opts.health ? { health: opts.health } : {}),
+    ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}),
+  });
+  await manager.start();
+  logger.info({ operators: opts.operators.map((o) => o.name), namespaces: scope.describe, leaderElection: !!opts.leaderElection }, 'operator started');
+  return { manager, logger, connection, stop: () => manager.stop() };
+}
