@@ -1,13 +1,18 @@
 // Why: two suites: unit tests (no cluster) and end-to-end tests on the local control plane from lab/cluster.
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // `import ... from 'kustomate'` (as in the README's example) means this checkout's source in tests.
+  resolve: { alias: { kustomate: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     projects: [
       {
+        extends: true,
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' },
       },
       {
+        extends: true,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
