@@ -114,6 +114,7 @@ export class Controller {
           },
           onListed: () => {
             if (!this.listed.has(watcher)) logger.info({ operator: operator.name, namespace: ns ?? '*' }, 'listed; watching');
+            else logger.debug({ operator: operator.name, namespace: ns ?? '*' }, 'relisted');
             this.listed.add(watcher);
           },
           onError: (err, retryInMs) => {

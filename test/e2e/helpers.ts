@@ -61,6 +61,8 @@ export async function deleteNamespace(name: string) {
 export interface OperatorProcess {
   proc: ResultPromise;
   logs: () => string;
+  /** The process has ended (it never should on its own). */
+  exited: () => boolean;
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
@@ -75,9 +77,12 @@ export function startOperator(args: string[], env: Record<string, string> = {}):
     timeout: 30 * 60_000,
   });
   proc.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let ended = false;
+  void proc.then(() => (ended = true));
   return {
     proc,
     logs: () => output,
+    exited: () => ended,
     stop: async (signal = 'SIGTERM') => {
       proc.kill(signal);
       await proc;
