@@ -29,7 +29,7 @@ export const website = new Operator({
     };
   })
   // Runs only when spec.message changes; the result lands in status.website_message.
-  .onField('website_message', 'spec.message', ({ old, new: now }) => ({ previous: old ?? null, current: now ?? null }))
+  .onField('website_message', 'spec.message', ({ old, new: now }) => ({ previous: old ?? '', current: now ?? '' }))
   // Every 10 s per Website: how many of its pods are Running, in status.website_pods.
   .timer('website_pods', { intervalMs: 10_000 }, async ({ api, namespace, body }) => {
     const pods = await api.request<{ items: Array<{ status?: { phase?: string } }> }>('GET', `/api/v1/namespaces/${namespace}/pods`, {

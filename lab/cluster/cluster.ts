@@ -131,6 +131,10 @@ export async function clusterUp(log: Log = console.log, nodes = NODE_COUNT): Pro
     '--kube-authorization=true',
     '--disable-qps-limits',
     '--extra-args', 'kube-apiserver=advertise-address=127.0.0.1',
+    // One scheduler and one controller-manager: no leader election, so after a restart they work at once
+    // instead of waiting out their predecessor's lease.
+    '--extra-args', 'kube-scheduler=leader-elect=false',
+    '--extra-args', 'kube-controller-manager=leader-elect=false',
     '--timeout', '4m',
   ]);
   if (created.exitCode !== 0) {

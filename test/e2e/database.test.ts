@@ -18,8 +18,8 @@ describe('Database operator', () => {
     operator = startOperator(['--namespace', ns, 'database']);
   });
   afterAll(async () => {
-    await operator.stop();
     await deleteNamespace(ns);
+    await operator.stop();
   });
 
   it('mongo gives a mongo Pod and a NodePort Service on 27017 that selects only that Pod, with the seed message', async () => {
@@ -94,10 +94,9 @@ describe('Database with a type the schema did not stop', () => {
     operator = startOperator(['--namespace', ns, 'database']);
   });
   afterAll(async () => {
-    await operator.stop();
-    await k(['delete', 'database', '--all', '-n', ns, '--timeout=60s'], { reject: false });
-    await k(['apply', '--server-side', '--force-conflicts', '-f', 'crds/databases.zalando.org.yaml']);
     await deleteNamespace(ns);
+    await operator.stop();
+    await k(['apply', '--server-side', '--force-conflicts', '-f', 'crds/databases.zalando.org.yaml']);
   });
 
   it('gets Ready=False with a clear message and one Event, and no retry loop', async () => {

@@ -44,8 +44,8 @@ describe('Gordon operator', () => {
     operator = startOperator(['--namespace', ns, 'gordon'], { KUSTOMATE_GORDON_INTERVAL_MS: String(INTERVAL_MS) });
   });
   afterAll(async () => {
-    await operator.stop();
     await deleteNamespace(ns);
+    await operator.stop();
   });
 
   it('replicas 3 gives 3 Running pods, listed in status with their phase', async () => {

@@ -54,8 +54,12 @@ export async function createNamespace(prefix: string): Promise<string> {
   return name;
 }
 
+/**
+ * Deletes a namespace and waits until it is gone. Call it while the operator still runs: the custom resources
+ * in it carry kustomate's finalizer, which only a running operator removes.
+ */
 export async function deleteNamespace(name: string) {
-  await k(['delete', 'namespace', name, '--wait=false', '--ignore-not-found'], { reject: false });
+  await k(['delete', 'namespace', name, '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
 }
 
 export interface OperatorProcess {

@@ -44,7 +44,12 @@ describe('operations', () => {
   afterEach(async () => {
     await Promise.all(started.splice(0).map((op) => op.stop('SIGKILL')));
   });
-  afterAll(async () => deleteNamespace(ns));
+  afterAll(async () => {
+    // The Samples left here carry the finalizer: an operator must run while the namespace goes.
+    const cleaner = startOperator(['--namespace', ns, 'sample']);
+    await deleteNamespace(ns);
+    await cleaner.stop();
+  });
 
   it('answers /healthz, /readyz and /metrics with reconcile, error, duration, queue and kubectl metrics', async () => {
     const op = start(['--namespace', ns, 'sample']);

@@ -69,8 +69,8 @@ describe('runtime, in-process on the real cluster', () => {
     });
   });
   afterAll(async () => {
-    await running.stop();
     await deleteNamespace(ns);
+    await running.stop();
     await k(['delete', 'crd', 'flakies.e2e.kustomate.io', '--ignore-not-found']);
   });
 

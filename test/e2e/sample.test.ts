@@ -27,8 +27,8 @@ describe('Sample operator', () => {
     operator = startOperator(['--namespace', ns, 'sample']);
   });
   afterAll(async () => {
-    await operator.stop();
     await deleteNamespace(ns);
+    await operator.stop();
   });
 
   it("count 2 gives a Deployment with 2 Running pods and kubectl's output in status.sample_create.message", async () => {
@@ -99,8 +99,8 @@ describe('Sample operator with a broken base', () => {
     operator = startOperator(['--namespace', ns, '--bases', bases, 'sample']);
   });
   afterAll(async () => {
-    await operator.stop();
     await deleteNamespace(ns);
+    await operator.stop();
     await fs.rm(bases, { recursive: true, force: true });
   });
 
