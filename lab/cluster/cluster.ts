@@ -1,5 +1,6 @@
 // Why: start, inspect and stop the local control plane (kwokctl, binary runtime) from the binaries in the cache.
 import { execa } from 'execa';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { buildCluster } from './build.ts';
@@ -163,14 +164,34 @@ export async function clusterDown(log: Log = console.log): Promise<void> {
 }
 
 /**
- * Stops every component (etcd, kube-apiserver, controllers, kwok), waits `downMs`, and starts them again with
- * the same data and ports: what an operator sees when its API server goes away and comes back.
+ * Stops kube-apiserver alone (SIGTERM), waits `downMs`, and starts it again with the very same command line,
+ * ports and files, while etcd, the controllers and kwok keep running: what an operator sees when its API server
+ * goes away and comes back. Linux only (it reads /proc/PID/cmdline).
  */
-export async function restartControlPlane(downMs: number, log: Log = console.log): Promise<void> {
-  const stopped = await kwokctl(['stop', 'cluster']);
-  if (stopped.exitCode !== 0) throw new Error(`kwokctl stop cluster failed: ${stopped.all}`);
+export async function restartApiServer(downMs: number, log: Log = console.log): Promise<void> {
+  const pidFile = path.join(CLUSTER_DIR, 'pids', 'kube-apiserver.pid');
+  const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+  const [binary, ...args] = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  if (!binary || !binary.endsWith('kube-apiserver')) throw new Error(`pid ${pid} in ${pidFile} is not kube-apiserver`);
+  process.kill(pid, 'SIGTERM');
+  // kube-apiserver stops listening at once but may linger draining watches; after 10 s it is killed.
+  const deadline = Date.now() + 10_000;
+  // Gone, or a zombie (state Z: exited, but its parent, kwokctl, is gone and nobody reaps it).
+  const running = async () => / [^Z] /.test(await fs.readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.replace(/^.*\)/, ''), () => ' Z '));
+  while (await running()) {
+    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await new Promise((r) => setTimeout(r, downMs));
-  const started = await kwokctl(['start', 'cluster']);
-  if (started.exitCode !== 0) throw new Error(`kwokctl start cluster failed: ${started.all}`);
+  const logFile = await fs.open(path.join(CLUSTER_DIR, 'logs', 'kube-apiserver.log'), 'a');
+  try {
+    // A daemon that must outlive this process: spawned detached and unreferenced (execa always awaits its child).
+    const child = spawn(binary, args, { cwd: CLUSTER_DIR, detached: true, stdio: ['ignore', logFile.fd, logFile.fd] });
+    child.unref();
+    // kwokctl stops and deletes the cluster by this file: it must name the new process.
+    await fs.writeFile(pidFile, String(child.pid));
+  } finally {
+    await logFile.close();
+  }
   await waitReady(log, NODE_COUNT);
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { restartControlPlane } from '../../lab/cluster/cluster.ts';
+import { restartApiServer } from '../../lab/cluster/cluster.ts';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
@@ -150,7 +150,7 @@ describe('operations', () => {
     await waitFor('watching', async () => lines(op).some((l) => l.msg === 'listed; watching'), 30_000);
     const names = Array.from({ length: 10 }, (_, i) => `burst-${i}`);
     await applyObjects(...names.slice(0, 5).map((n) => sampleObj(ns, n, 1)));
-    await restartControlPlane(3_000, () => {});
+    await restartApiServer(3_000, () => {});
     await applyObjects(...names.slice(5).map((n) => sampleObj(ns, n, 1)));
     for (const n of names) await sampleReady(ns, n, 120_000);
     expect(op.exited()).toBe(false);
