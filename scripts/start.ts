@@ -25,7 +25,7 @@ const env = { KUBECONFIG: kubeconfig, KUSTOMATE_KUBECTL: kubectlBin };
 const kubectl = (args: string[]) => execa(kubectlBin, args, { env, timeout: 120_000, stdout: 'inherit', stderr: 'inherit' });
 
 say('installing the CRDs (crds/)');
-await kubectl(['apply', '-f', 'crds/']);
+await kubectl(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
 await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', '--timeout=60s']);
 
 say('starting the operator: kustomate run');

@@ -56,7 +56,7 @@ program
   .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: the pod\'s namespace, else "default")')
   .option('--leader-election-id <name>', 'name of the Lease (default: kustomate-<operators>)')
   .addOption(new Option('--lease-duration <seconds>', 'how long a Lease lasts without renewal; a standby takes over after it').argParser(positiveInt).default(15))
-  .addOption(new Option('--health-port <port>', 'port for /healthz, /readyz and /metrics; 0 picks a free one (logged)').argParser(port).default(8080))
+  .addOption(new Option('--health-port <port>', 'port for /healthz, /readyz and /metrics; 0 picks a free one (logged)').argParser(port).env('KUSTOMATE_HEALTH_PORT').default(8080))
   .option('--health-host <address>', 'address the health server binds to (0.0.0.0 in a pod)', '127.0.0.1')
   .addOption(new Option('--log-format <format>', 'json lines or pretty (default: pretty in a terminal, else json)').choices(['json', 'pretty']))
   .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long running kubectl commands may finish before they are cancelled').argParser(wholeNumber).default(30))

@@ -1,0 +1,32 @@
+// The README's first command, `npm start`, on a configured cluster: CRDs, operator, the lab Sample shown Ready.
+import { execa } from 'execa';
+import { afterAll, describe, expect, it } from 'vitest';
+import { deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, startOperator } from './helpers.ts';
+
+/** Removes namespace demo with an operator running, as its Sample keeps a finalizer once start's operator is gone. */
+async function cleanDemo() {
+  const cleaner = startOperator(['--namespace', 'demo', 'sample']);
+  await deleteNamespace('demo');
+  await cleaner.stop();
+}
+
+describe('npm start', () => {
+  afterAll(cleanDemo);
+
+  it('installs the CRDs, runs the operator, applies the lab Sample and shows it Ready (--once stops after)', async () => {
+    await cleanDemo();
+    const r = await execa(process.execPath, ['scripts/start.ts', '--once'], {
+      env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0' },
+      all: true,
+      reject: false,
+      timeout: 300_000,
+    });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain(`[start] using the cluster configured in ${kubeconfig()}`);
+    expect(r.all).toContain('[start] the Sample is Ready:');
+    expect(r.all).toMatch(/sample\.nuvolaris\.org\/obj\s+2\s+True\s+deployment\.apps\/obj-demo-deploy/);
+    const sam = await getJson(['sample', 'obj', '-n', 'demo']);
+    expect(readyCondition(sam).status).toBe('True');
+    expect((await k(['get', 'crd', 'databases.zalando.org', 'gordons.operator.prgcont.cz', '-o', 'name'])).stdout.split('\n')).toHaveLength(2);
+  });
+});
