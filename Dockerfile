@@ -26,4 +26,4 @@ COPY crds ./crds
 ENV HOME=/tmp NODE_ENV=production
 USER 65532:65532
 ENTRYPOINT ["node", "/app/dist/cli/main.js"]
-CMD ["run", "--all-namespaces"]
+CMD ["run", "--all-namespaces", "--health-host=0.0.0.0"]
