@@ -1,11 +1,11 @@
 // The local control plane itself (issue #2): real components, real controllers, real RBAC, loopback only.
+import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
 import { CLUSTER_NAME, KWOK_WORKDIR } from '../../lab/cluster/versions.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, waitFor } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, testCrd, tokenKubeconfig, waitFor } from './helpers.ts';
 
 let ns: string;
 beforeAll(async () => {
@@ -71,22 +71,8 @@ describe('local control plane', () => {
   it('enforces RBAC: a ServiceAccount token with no rights gets 403 Forbidden', async () => {
     await k(['create', 'serviceaccount', 'nobody', '-n', ns]);
     const token = (await k(['create', 'token', 'nobody', '-n', ns])).stdout.trim();
-    const config = parse(await fs.readFile(kubeconfig(), 'utf8'));
-    const cluster = config.clusters[0].cluster;
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-rbac-'));
-    const file = path.join(dir, 'kubeconfig');
-    await fs.writeFile(
-      file,
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster }],
-        users: [{ name: 'nobody', user: { token } }],
-        contexts: [{ name: 'nobody', context: { cluster: 'c', user: 'nobody' } }],
-        'current-context': 'nobody',
-      }),
-    );
-    const { execa } = await import('execa');
+    const file = await tokenKubeconfig(token, dir, 'nobody');
     const denied = await execa(KUBECTL, ['--kubeconfig', file, 'get', 'pods', '-n', ns], { reject: false, timeout: 30_000 });
     await fs.rm(dir, { recursive: true, force: true });
     expect(denied.exitCode).not.toBe(0);
@@ -95,33 +81,10 @@ describe('local control plane', () => {
   });
 
   it('serves a new CRD, its instances and their status subresource', async () => {
-    const crd = {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: 'widgets.e2e.kustomate.io' },
-      spec: {
-        group: 'e2e.kustomate.io',
-        scope: 'Namespaced',
-        names: { kind: 'Widget', plural: 'widgets', singular: 'widget' },
-        versions: [
-          {
-            name: 'v1',
-            served: true,
-            storage: true,
-            subresources: { status: {} },
-            schema: {
-              openAPIV3Schema: {
-                type: 'object',
-                properties: {
-                  spec: { type: 'object', properties: { size: { type: 'integer' } } },
-                  status: { type: 'object', properties: { phase: { type: 'string' } } },
-                },
-              },
-            },
-          },
-        ],
-      },
-    };
+    const crd = testCrd('e2e.kustomate.io', 'Widget', 'widgets', {
+      spec: { type: 'object', properties: { size: { type: 'integer' } } },
+      status: { type: 'object', properties: { phase: { type: 'string' } } },
+    });
     await applyObjects(crd);
     await k(['wait', '--for=condition=Established', 'crd/widgets.e2e.kustomate.io', '--timeout=60s']);
     await applyObjects({ apiVersion: 'e2e.kustomate.io/v1', kind: 'Widget', metadata: { name: 'w', namespace: ns }, spec: { size: 1 } });

@@ -1,7 +1,9 @@
 // Why: what every end-to-end test needs: kubectl on the test cluster, polling, namespaces and a real operator process.
 import { execa, type ResultPromise } from 'execa';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
 import { inject } from 'vitest';
 import { binPath } from '../../lab/cluster/versions.ts';
 
@@ -95,3 +97,44 @@ export function startOperator(args: string[], env: Record<string, string> = {}):
 }
 
 export const readyCondition = (obj: any) => obj?.status?.conditions?.find((c: any) => c.type === 'Ready');
+
+/** A namespaced test CRD with a status subresource; `properties` describe spec and status. */
+export function testCrd(group: string, kind: string, plural: string, properties: { spec: object; status: object }) {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase() },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: { type: 'object', properties } },
+        },
+      ],
+    },
+  };
+}
+
+/** Writes a kubeconfig for the test cluster that authenticates with `token` only; returns its path. */
+export async function tokenKubeconfig(token: string, dir: string, user: string): Promise<string> {
+  const admin = parse(await fs.readFile(kubeconfig(), 'utf8'));
+  const file = path.join(dir, `kubeconfig-${user}`);
+  await fs.writeFile(
+    file,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'c', cluster: admin.clusters[0].cluster }],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: user, context: { cluster: 'c', user } }],
+      'current-context': user,
+    }),
+  );
+  return file;
+}

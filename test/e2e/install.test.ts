@@ -4,8 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, kubeconfig, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, tokenKubeconfig, waitFor, type OperatorProcess } from './helpers.ts';
 
 describe('the kustomate install base', () => {
   let ns: string;
@@ -16,20 +15,9 @@ describe('the kustomate install base', () => {
     await k(['apply', '-k', 'kustomize/kustomate']);
     ns = await createNamespace('e2e-install');
     const token = (await k(['create', 'token', 'kustomate', '-n', 'kustomate-system', '--duration', '1h'])).stdout.trim();
-    const admin = parse(await fs.readFile(kubeconfig(), 'utf8'));
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-sa-'));
-    await fs.writeFile(
-      path.join(dir, 'kubeconfig'),
-      stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [{ name: 'c', cluster: admin.clusters[0].cluster }],
-        users: [{ name: 'kustomate', user: { token } }],
-        contexts: [{ name: 'kustomate', context: { cluster: 'c', user: 'kustomate' } }],
-        'current-context': 'kustomate',
-      }),
-    );
-    operator = startOperator(['--kubeconfig', path.join(dir, 'kubeconfig'), '--namespace', ns, '--leader-election', '--leader-election-namespace', 'kustomate-system', '--leader-election-id', 'e2e-install']);
+    const file = await tokenKubeconfig(token, dir, 'kustomate');
+    operator = startOperator(['--kubeconfig', file, '--namespace', ns, '--leader-election', '--leader-election-namespace', 'kustomate-system', '--leader-election-id', 'e2e-install']);
   });
   afterAll(async () => {
     await deleteNamespace(ns);

@@ -3,35 +3,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Operator, PermanentError, startOperators, type Handler, type RunningOperators } from 'kustomate';
 import { DEFAULT_BASES_DIR } from '../../src/cli/paths.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, waitFor } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, testCrd, waitFor } from './helpers.ts';
 
-const crd = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'flakies.e2e.kustomate.io' },
-  spec: {
-    group: 'e2e.kustomate.io',
-    scope: 'Namespaced',
-    names: { kind: 'Flaky', plural: 'flakies', singular: 'flaky' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
-            type: 'object',
-            properties: {
-              spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-              status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-            },
-          },
-        },
-      },
-    ],
-  },
-};
+const crd = testCrd('e2e.kustomate.io', 'Flaky', 'flakies', {
+  spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+  status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+});
 
 /** Each attempt's time, per object: what the test measures delays from. */
 const attempts = new Map<string, number[]>();
