@@ -110,8 +110,10 @@ export async function clusterUp(log: Log = console.log, nodes = NODE_COUNT): Pro
     return { reused: true, kubeconfig: KUBECONFIG };
   }
   if (state.exists) {
-    log(`cluster "${CLUSTER_NAME}" exists but is not running; starting it`);
-    const started = await kwokctl(['start', 'cluster', '--kubeconfig', KUBECONFIG]);
+    log(`cluster "${CLUSTER_NAME}" exists but is not running; restarting it`);
+    // Stop first: a component that died may still look alive to kwokctl (a zombie keeps its pid).
+    await kwokctl(['stop', 'cluster']);
+    const started = await kwokctl(['start', 'cluster', '--kubeconfig', KUBECONFIG], 120_000);
     if (started.exitCode === 0 && (await waitReady(log, nodes).then(() => true, () => false))) return { reused: false, kubeconfig: KUBECONFIG };
     log('could not start it; deleting and creating it afresh');
     await kwokctl(['delete', 'cluster', '--kubeconfig', KUBECONFIG]);
@@ -173,13 +175,20 @@ export async function restartApiServer(downMs: number, log: Log = console.log): 
   const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
   const [binary, ...args] = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
   if (!binary || !binary.endsWith('kube-apiserver')) throw new Error(`pid ${pid} in ${pidFile} is not kube-apiserver`);
-  process.kill(pid, 'SIGTERM');
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err; // already gone
+    }
+  };
+  signal('SIGTERM');
   // kube-apiserver stops listening at once but may linger draining watches; after 10 s it is killed.
   const deadline = Date.now() + 10_000;
   // Gone, or a zombie (state Z: exited, but its parent, kwokctl, is gone and nobody reaps it).
   const running = async () => / [^Z] /.test(await fs.readFile(`/proc/${pid}/stat`, 'utf8').then((t) => t.replace(/^.*\)/, ''), () => ' Z '));
   while (await running()) {
-    if (Date.now() > deadline) process.kill(pid, 'SIGKILL');
+    if (Date.now() > deadline) signal('SIGKILL');
     await new Promise((r) => setTimeout(r, 100));
   }
   await new Promise((r) => setTimeout(r, downMs));
