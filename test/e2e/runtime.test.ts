@@ -13,18 +13,34 @@ const crd = testCrd('e2e.kustomate.io', 'Flaky', 'flakies', {
 /** Each attempt's time, per object: what the test measures delays from. */
 const attempts = new Map<string, number[]>();
 
-/** Fails `spec.failTimes` times for each new spec, or for good with `spec.permanent`. */
-const flaky: Handler = (ctx) => {
-  const spec = ctx.spec as { failTimes?: number; permanent?: boolean };
+interface FlakySpec {
+  failTimes?: number;
+  permanent?: boolean;
+  sleepMs?: number;
+  failDelete?: boolean;
+}
+
+/** Fails `spec.failTimes` times for each new spec, for good with `spec.permanent`, or sleeps `spec.sleepMs`. */
+const flaky: Handler = async (ctx) => {
+  const spec = ctx.spec as FlakySpec;
   attempts.set(ctx.name, [...(attempts.get(ctx.name) ?? []), Date.now()]);
+  if (spec.sleepMs) await new Promise((r) => setTimeout(r, spec.sleepMs));
   if (spec.permanent) throw new PermanentError('told to fail for good', 'ToldToFail');
   if (ctx.retry < (spec.failTimes ?? 0)) throw new Error(`planned failure ${ctx.retry + 1}`);
   return { message: `ok after ${ctx.retry} retries` };
 };
 
+/** Objects whose update handler ran with the label filter matching. */
+const labelled: string[] = [];
+
+const options = { timeoutMs: 2_000, retries: 3 };
 const operator = new Operator({ name: 'flaky', resource: { group: 'e2e.kustomate.io', version: 'v1', plural: 'flakies', kind: 'Flaky' } })
-  .onCreate('flaky_create', flaky)
-  .onUpdate('flaky_update', flaky);
+  .onCreate('flaky_create', flaky, options)
+  .onUpdate('flaky_update', flaky, options)
+  .onUpdate('flaky_labelled', (ctx) => void labelled.push(ctx.name), { labels: { watched: 'yes' } })
+  .onDelete('flaky_delete', (ctx) => {
+    if ((ctx.spec as FlakySpec).failDelete) throw new Error('cannot let go yet');
+  });
 
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
@@ -90,5 +106,55 @@ describe('runtime, in-process on the real cluster', () => {
     await k(['patch', 'flaky', 'doomed', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { permanent: false } })]);
     await ready('doomed', 'True');
     expect(attempts.get('doomed')).toHaveLength(2);
+  });
+
+  it('fails an attempt that outlives its timeout, and gives up after the retry limit', async () => {
+    await applyObjects(flakyObj('slow', { sleepMs: 5_000 }), flakyObj('hopeless', { failTimes: 10 }));
+    const slow = await ready('slow', 'False');
+    expect(readyCondition(slow).message).toBe('flaky_create: handler flaky_create timed out after 2000 ms');
+    const hopeless = await ready('hopeless', 'False', 60_000).then(() =>
+      waitFor('RetriesExhausted', async () => {
+        const o = await getJson(['flaky', 'hopeless', '-n', ns]);
+        return readyCondition(o)?.reason === 'RetriesExhausted' && o;
+      }, 60_000),
+    );
+    expect(readyCondition(hopeless).message).toContain('gave up after 3 retries: planned failure 4');
+    expect(hopeless.status.conditions.find((c: any) => c.type === 'Stalled').status).toBe('True');
+    expect(attempts.get('hopeless')).toHaveLength(4);
+  });
+
+  it('runs a filtered handler only once the object carries the label', async () => {
+    await applyObjects(flakyObj('tagged', {}));
+    await ready('tagged', 'True');
+    await k(['patch', 'flaky', 'tagged', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { round: 1 } })]);
+    await waitFor('update handled', async () => (await getJson(['flaky', 'tagged', '-n', ns])).status?.flaky_update);
+    expect(labelled).not.toContain('tagged');
+    await k(['label', 'flaky', 'tagged', '-n', ns, 'watched=yes']);
+    await waitFor('labelled handler ran', async () => labelled.includes('tagged'));
+  });
+
+  it('shows a failing delete handler in status and Events, keeps its finalizer, and lets go once it succeeds', async () => {
+    await applyObjects(flakyObj('sticky', { failDelete: true }));
+    await ready('sticky', 'True');
+    // Another controller's finalizer must survive ours being removed.
+    await k(['patch', 'flaky', 'sticky', '-n', ns, '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/metadata/finalizers/-', value: 'e2e.kustomate.io/keep' }])]);
+    await k(['delete', 'flaky', 'sticky', '-n', ns, '--wait=false']);
+    const stuck = await waitFor('delete failure in status', async () => {
+      const o = await getJson(['flaky', 'sticky', '-n', ns]);
+      return readyCondition(o)?.status === 'False' && o;
+    });
+    expect(readyCondition(stuck).message).toBe('flaky_delete: cannot let go yet');
+    expect(stuck.metadata.finalizers).toEqual(['kustomate.io/finalizer', 'e2e.kustomate.io/keep']);
+    const events = await getJson<{ items: any[] }>(['events', '-n', ns, '--field-selector', 'involvedObject.name=sticky,type=Warning']);
+    expect(events!.items.map((e) => e.message)).toContain('flaky_delete: cannot let go yet');
+
+    await k(['patch', 'flaky', 'sticky', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { failDelete: false } })]);
+    const left = await waitFor('our finalizer removed', async () => {
+      const o = await getJson(['flaky', 'sticky', '-n', ns]);
+      return o && !o.metadata.finalizers.includes('kustomate.io/finalizer') && o;
+    }, 60_000);
+    expect(left.metadata.finalizers).toEqual(['e2e.kustomate.io/keep']);
+    await k(['patch', 'flaky', 'sticky', '-n', ns, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/metadata/finalizers' }])]);
+    await waitFor('sticky gone', async () => (await getJson(['flaky', 'sticky', '-n', ns])) === undefined);
   });
 });
