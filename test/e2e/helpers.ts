@@ -138,3 +138,13 @@ export async function tokenKubeconfig(token: string, dir: string, user: string):
   );
   return file;
 }
+
+/**
+ * Deletes a namespace with an operator for every example kind running, so custom resources left with
+ * kustomate's finalizer (their own operator gone) can still go; waits until the namespace is gone.
+ */
+export async function cleanNamespace(name: string) {
+  const cleaner = startOperator(['--namespace', name]);
+  await deleteNamespace(name);
+  await cleaner.stop();
+}

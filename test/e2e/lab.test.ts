@@ -1,7 +1,7 @@
 // The workshop scripts themselves run in CI, so the lab never drifts from the code (DESIGN.md).
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
-import { getJson, k, KUBECTL, kubeconfig } from './helpers.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanNamespace, getJson, KUBECTL, kubeconfig } from './helpers.ts';
 
 const runStep = (script: string) =>
   execa('bash', [script], {
@@ -12,9 +12,9 @@ const runStep = (script: string) =>
   });
 
 describe('lab scripts', () => {
-  afterAll(async () => {
-    await k(['delete', 'namespace', 'demo', '--ignore-not-found', '--wait=false'], { reject: false });
-  });
+  // The steps share namespace demo, as the slides do; start and end without it.
+  beforeAll(() => cleanNamespace('demo'));
+  afterAll(() => cleanNamespace('demo'));
 
   it('step 1 creates the CRD and a Sample, then deletes it', async () => {
     const r = await runStep('lab/01-crd/run.sh');
@@ -37,5 +37,23 @@ describe('lab scripts', () => {
     expect(r.all).toContain('deployment.apps/obj-demo-deploy condition met');
     expect(await getJson(['deployment', 'obj-demo-deploy', '-n', 'demo'])).toBeUndefined();
     expect(await getJson(['sample', 'obj', '-n', 'demo'])).toBeUndefined();
+  });
+
+  it('step 4 runs the Database operator: mongo, then mysql with a generated password, then delete', async () => {
+    const r = await runStep('lab/04-database/run.sh');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('database.zalando.org/mongo-db condition met');
+    expect(r.all).toContain('Pod and Service created by Database mongo-db');
+    expect(r.all).toContain('secret/mongo-db-mysql-root');
+    expect(await getJson(['database', 'mongo-db', '-n', 'demo'])).toBeUndefined();
+    expect(await getJson(['service', 'mongo-db', '-n', 'demo'])).toBeUndefined();
+  });
+
+  it('step 5 runs the Gordon operator: pods listed in status, one replaced, scaled down, deleted', async () => {
+    const r = await runStep('lab/05-gordon/run.sh');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toMatch(/gordoncluster-gordon-\S+\tRunning/);
+    expect(r.all).toContain('gordon.operator.prgcont.cz/gordoncluster condition met');
+    expect(await getJson(['gordon', 'gordoncluster', '-n', 'demo'])).toBeUndefined();
   });
 });
