@@ -131,7 +131,11 @@ export class Reactor {
       // A success resets the backoff, here and on the object.
       ...(hadProgress ? { extra: progressStatus(null) } : {}),
     });
-    await this.deps.events(annotated, { type: 'Normal', reason: pastTense(cause), message });
+    // One Event per handler that ran, as kopf does; failures get theirs in fail().
+    for (const [id, result] of Object.entries(results)) {
+      await this.deps.events(annotated, { type: 'Normal', reason: pastTense(cause), message: `${id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
+    }
+    if (Object.keys(results).length === 0) await this.deps.events(annotated, { type: 'Normal', reason: pastTense(cause), message });
     this.log(current).info({ cause }, `${cause} succeeded`);
     return { handled: true, object: written ?? annotated };
   }
@@ -179,12 +183,12 @@ export class Reactor {
     for (const handler of this.deps.operator.handlersFor('delete')) {
       if (!passesFilters(handler.options, obj)) continue;
       try {
-        await this.attempt(handler, obj, 'delete', {});
+        const result = await this.attempt(handler, obj, 'delete', {});
+        await this.deps.events(obj, { type: 'Normal', reason: 'Deleted', message: `${handler.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
       } catch (err) {
         return this.fail(obj, token, err, handler);
       }
     }
-    await this.deps.events(obj, { type: 'Normal', reason: 'Deleted', message: 'delete handlers finished; removing the finalizer' });
     await removeFinalizer(this.deps.api, this.deps.operator.resource, obj);
     this.log(obj).info({ cause: 'delete' }, 'delete succeeded, finalizer removed');
     this.forget(uid);
@@ -323,12 +327,14 @@ function pastTense(cause: Cause): string {
   return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed', timer: 'Timer' }[cause];
 }
 
-/** First line of each handler's `message`, for the Ready condition and the Event. */
+/** A handler result's `message`, when it has one. */
+function messageOf(result: unknown): string {
+  return result && typeof result === 'object' && typeof (result as { message?: unknown }).message === 'string' ? (result as { message: string }).message : '';
+}
+
+/** Each handler's `message`, for the Ready condition. */
 function summary(results: Record<string, unknown>): string {
-  return Object.values(results)
-    .map((r) => (r && typeof r === 'object' && typeof (r as { message?: unknown }).message === 'string' ? (r as { message: string }).message : ''))
-    .filter(Boolean)
-    .join('\n');
+  return Object.values(results).map(messageOf).filter(Boolean).join('\n');
 }
 
 /** Ready, plus Reconciling and Stalled as Flux uses them (kstatus conventions). */
