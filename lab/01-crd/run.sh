@@ -2,8 +2,7 @@
 # Lab step 1 (slides "Demo CRD"): a namespace, the Sample CRD, one instance, then clean up.
 # Works on any cluster kubectl reaches; set KUBECTL to use another kubectl binary.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-KUBECTL="${KUBECTL:-kubectl}"
+source "$(dirname "$0")/../common.sh"
 set -x
 # check
 "$KUBECTL" get nodes

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Lab step 2 (slides "Demo Kustomize"): a plain Deployment, then the same through kustomize with a patch.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-KUBECTL="${KUBECTL:-kubectl}"
+source "$(dirname "$0")/../common.sh"
 DEPLOY_DIR="$(mktemp -d "${TMPDIR:-/tmp}/kustomate-lab-deploy-XXXXXX")"
 trap 'rm -rf "$DEPLOY_DIR"' EXIT
 set -x

@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # Lab step 4 (the kopf Database exercise): a Database becomes a Pod and a NodePort Service, mongo then mysql.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$ROOT/lab"
-KUBECTL="${KUBECTL:-kubectl}"
-export PATH="$ROOT/node_modules/.bin:$PATH"
-export KUSTOMATE_KUBECTL="$KUBECTL"
+source "$(dirname "$0")/../common.sh"
 set -x
 "$KUBECTL" apply -f demo-ns.yaml -f ../crds/databases.zalando.org.yaml
 "$KUBECTL" wait --for=condition=Established crd/databases.zalando.org --timeout=60s
-node "$ROOT/src/cli/main.ts" render -f demo-database.yaml
-node "$ROOT/src/cli/main.ts" run --namespace demo --health-port 0 database > "${TMPDIR:-/tmp}/kustomate-lab-database.log" 2>&1 &
-OPERATOR=$!
-trap 'kill $OPERATOR 2>/dev/null || true' EXIT
+kustomate render -f demo-database.yaml
+start_operator database --namespace demo database
 "$KUBECTL" apply -f demo-database.yaml
 "$KUBECTL" -n demo wait --for=condition=Ready database/mongo-db --timeout=120s
 "$KUBECTL" -n demo get db,pod,svc

@@ -1,17 +1,11 @@
 #!/usr/bin/env bash
 # Lab step 5 (the prgcont Gordon exercise): spec.gordon.replicas pods, listed in status, kept alive.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-cd "$ROOT/lab"
-KUBECTL="${KUBECTL:-kubectl}"
-export PATH="$ROOT/node_modules/.bin:$PATH"
-export KUSTOMATE_KUBECTL="$KUBECTL"
+source "$(dirname "$0")/../common.sh"
 set -x
 "$KUBECTL" apply -f demo-ns.yaml -f ../crds/gordons.operator.prgcont.cz.yaml
 "$KUBECTL" wait --for=condition=Established crd/gordons.operator.prgcont.cz --timeout=60s
-node "$ROOT/src/cli/main.ts" run --namespace demo --health-port 0 gordon > "${TMPDIR:-/tmp}/kustomate-lab-gordon.log" 2>&1 &
-OPERATOR=$!
-trap 'kill $OPERATOR 2>/dev/null || true' EXIT
+start_operator gordon --namespace demo gordon
 "$KUBECTL" apply -f demo-gordon.yaml
 "$KUBECTL" -n demo wait --for=condition=Ready gordon/gordoncluster --timeout=120s
 "$KUBECTL" -n demo wait --for=jsonpath='{.status.gordon_pods.ready}'=3 gordon/gordoncluster --timeout=120s
