@@ -121,3 +121,43 @@ describe('watcher', () => {
     expect(events).toContainEqual(['DELETED', 'b', '2']);
   });
 });
+
+describe('watcher liveness', () => {
+  /** Watches that hang silently until aborted, as a stalled connection does; lists answer at once. */
+  class SilentApi implements Api {
+    lists = 0;
+    watches = 0;
+    async request<T>(): Promise<T> {
+      this.lists++;
+      return { metadata: { resourceVersion: String(this.lists) }, items: [] } as T;
+    }
+    async stream(_path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
+      this.watches++;
+      const signal = opts.signal!;
+      return (async function* () {
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        throw new DOMException('aborted', 'AbortError');
+        yield ''; // never reached: keeps this an async generator of strings
+      })();
+    }
+  }
+
+  it('reconnects after a set time with no event and no bookmark, from the same resourceVersion', async () => {
+    const api = new SilentApi();
+    const w = new Watcher({ api, path: '/x', onEvent: () => {}, stallMs: 30, sleep: async () => {} });
+    w.start();
+    while (api.watches < 3) await new Promise((r) => setTimeout(r, 10));
+    await w.stop();
+    expect(api.lists).toBe(1);
+  });
+
+  it('relists on its interval, as a level-triggered safety net', async () => {
+    const api = new SilentApi();
+    const listed: number[] = [];
+    const w = new Watcher({ api, path: '/x', onEvent: () => {}, onListed: () => listed.push(Date.now()), relistIntervalMs: 40, sleep: async () => {} });
+    w.start();
+    while (listed.length < 3) await new Promise((r) => setTimeout(r, 10));
+    await w.stop();
+    expect(api.lists).toBeGreaterThanOrEqual(3);
+  });
+});
