@@ -14,7 +14,8 @@ kustomate() { node "$ROOT/src/cli/main.ts" "$@"; }
 start_operator() {
   local log="${TMPDIR:-/tmp}/kustomate-lab-$1.log"
   shift
-  kustomate run --health-port 0 "$@" >"$log" 2>&1 &
+  # node itself in the background (not the kustomate function, whose subshell would hide node's pid).
+  node "$ROOT/src/cli/main.ts" run --health-port 0 "$@" >"$log" 2>&1 &
   OPERATOR=$!
   trap 'kill $OPERATOR 2>/dev/null || true' EXIT
 }

@@ -41,6 +41,17 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // Signals are handled from the start: one that arrives while connecting still stops cleanly.
+  let stopSignal: string | undefined;
+  let wake: () => void = () => {};
+  const signalled = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (signal: string) => {
+    stopSignal ??= signal;
+    wake();
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
   const leaseDurationMs = flags.leaseDuration * 1000;
   const running = await startOperators({
     operators,
@@ -69,16 +80,12 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
         }
       : {}),
   });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      running.logger.info({ signal }, 'stopping: no new work; waiting for running kubectl commands');
-      running.stop().then(resolve, (err) => {
-        running.logger.error({ err }, 'error while stopping');
-        resolve();
-      });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  await signalled;
+  running.logger.info({ signal: stopSignal }, 'stopping: no new work; waiting for running kubectl commands');
+  try {
+    await running.stop();
+  } catch (err) {
+    running.logger.error({ err }, 'error while stopping');
+  }
   running.logger.info('stopped');
 }

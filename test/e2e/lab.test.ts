@@ -1,5 +1,7 @@
 // The workshop scripts themselves run in CI, so the lab never drifts from the code (DESIGN.md).
 import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanNamespace, getJson, KUBECTL, kubeconfig } from './helpers.ts';
 
@@ -10,6 +12,17 @@ const runStep = (script: string) =>
     all: true,
     timeout: 300_000,
   });
+
+/** kustomate processes this checkout's lab started and left running (there must be none). */
+async function leftoverOperators(): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
+    if (cmd.includes(path.resolve('src/cli/main.ts')) && cmd.includes(' run ') && cmd.includes('--namespace demo')) found.push(cmd);
+  }
+  return found;
+}
 
 describe('lab scripts', () => {
   // The steps share namespace demo, as the slides do; start and end without it.
@@ -33,6 +46,8 @@ describe('lab scripts', () => {
   it('step 3 runs the operator: a Sample becomes a Deployment, scales, and is deleted with it', async () => {
     const r = await runStep('lab/03-operator/run.sh');
     expect(r.exitCode, r.all).toBe(0);
+    await new Promise((done) => setTimeout(done, 500));
+    expect(await leftoverOperators()).toEqual([]);
     expect(r.all).toContain('sample.nuvolaris.org/obj condition met');
     expect(r.all).toContain('deployment.apps/obj-demo-deploy condition met');
     expect(await getJson(['deployment', 'obj-demo-deploy', '-n', 'demo'])).toBeUndefined();

@@ -20,6 +20,9 @@ describe('npm start', () => {
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain(`[start] using the cluster configured in ${kubeconfig()}`);
     expect(r.all).toContain('[start] the Sample is Ready:');
+    // It was this run's operator that reconciled it, and it stopped cleanly.
+    expect(r.all).toMatch(/"name":"obj","cause":"create","msg":"create succeeded"/);
+    expect(r.all).toContain('"msg":"stopped"');
     expect(r.all).toMatch(/sample\.nuvolaris\.org\/obj\s+2\s+True\s+deployment\.apps\/obj-demo-deploy/);
     const sam = await getJson(['sample', 'obj', '-n', 'demo']);
     expect(readyCondition(sam).status).toBe('True');
