@@ -119,6 +119,34 @@ describe('operations', () => {
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
+  it('on SIGTERM lets a running kubectl finish within the grace period, and cancels it after', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-tmp-'));
+    const workdirs = async () => (await fs.readdir(tmp)).filter((f) => /^kustomate-\d+-/.test(f));
+    const slowly = (grace: string) =>
+      start(['--namespace', ns, '--grace-period', grace, '--kubectl', path.resolve('test/e2e/fixtures/slow-kubectl.mjs'), 'sample'], {
+        TMPDIR: tmp,
+        REAL_KUBECTL: KUBECTL,
+        SLOW_KUBECTL_MS: '3000',
+      });
+
+    const patient = slowly('30');
+    await applyObjects(sampleObj(ns, 'graceful', 1));
+    await waitFor('an apply in progress', async () => (await workdirs()).length > 0, 30_000, 100);
+    await patient.stop('SIGTERM');
+    expect(lines(patient).at(-1)?.msg).toBe('stopped');
+    expect((await getJson(['deployment', 'graceful-demo-deploy', '-n', ns]))?.spec.replicas).toBe(1);
+    expect(await workdirs()).toEqual([]);
+
+    const hasty = slowly('1');
+    await applyObjects(sampleObj(ns, 'cut-short', 1));
+    await waitFor('an apply in progress', async () => (await workdirs()).length > 0, 30_000, 100);
+    await hasty.stop('SIGTERM');
+    expect(lines(hasty).some((l) => l.msg === 'grace period over: cancelling running kubectl commands')).toBe(true);
+    expect(await getJson(['deployment', 'cut-short-demo-deploy', '-n', ns])).toBeUndefined();
+    expect(await workdirs()).toEqual([]);
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
   it('never runs two handlers for one object at once over 50 rapid updates, and ends at the final spec; relists re-apply nothing', async () => {
     const op = start(['--namespace', ns, '--relist-interval', '2', 'sample']);
     await applyObjects(sampleObj(ns, 'busy', 0));
