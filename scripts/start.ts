@@ -30,9 +30,10 @@ await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.
 
 say('starting the operator: kustomate run');
 const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run'], { env, stdout: 'inherit', stderr: 'inherit', reject: false });
+// Kept installed (not once): execa's exit hook would otherwise re-raise the signal and end us at once.
 const stop = () => operator.kill('SIGTERM');
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 
 say('applying the lab Sample: lab/demo-ns.yaml, lab/demo-obj.yaml');
 await kubectl(['apply', '-f', 'lab/demo-ns.yaml', '-f', 'lab/demo-obj.yaml']);
@@ -43,4 +44,6 @@ say(`the operator keeps running; in another terminal: export KUBECONFIG=${kubeco
 
 if (once) stop();
 const result = await operator;
+process.off('SIGINT', stop);
+process.off('SIGTERM', stop);
 process.exitCode = waited.exitCode !== 0 ? 1 : (result.exitCode ?? 1);

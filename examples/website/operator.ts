@@ -43,6 +43,7 @@ export const basesDir = fileURLToPath(new URL('./kustomize/', import.meta.url));
 // node examples/website/operator.ts   (KUBECONFIG set, and: kubectl apply -f examples/website/crd.yaml)
 if (import.meta.main) {
   const running = await startOperators({ operators: [website], basesDir, health: { port: 8081, host: '127.0.0.1' } });
-  process.once('SIGINT', () => void running.stop());
-  process.once('SIGTERM', () => void running.stop());
+  // process.on, not once: a listener must stay, or execa's exit hook re-raises the signal mid-stop.
+  process.on('SIGINT', () => void running.stop());
+  process.on('SIGTERM', () => void running.stop());
 }

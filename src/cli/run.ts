@@ -41,16 +41,22 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  // Signals are handled from the start: one that arrives while connecting still stops cleanly.
+  // Signals are handled from the start: one that arrives while connecting still stops cleanly. The listeners
+  // stay installed (process.on, not once): execa's exit hook (signal-exit) re-raises a signal nobody else
+  // listens to, which would kill running kubectl commands and this process at once. A second signal exits now.
   let stopSignal: string | undefined;
   let wake: () => void = () => {};
   const signalled = new Promise<void>((resolve) => (wake = resolve));
-  const onSignal = (signal: string) => {
-    stopSignal ??= signal;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal) {
+      process.stderr.write(`kustomate: ${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopSignal = signal;
     wake();
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
   const leaseDurationMs = flags.leaseDuration * 1000;
   const running = await startOperators({
@@ -88,4 +94,6 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     running.logger.error({ err }, 'error while stopping');
   }
   running.logger.info('stopped');
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
 }
