@@ -45,7 +45,7 @@ export function ownerLabels(owner: OwnerRef): { common: Record<string, string>; 
 
 /** The label selector that finds every object owned by this custom resource. */
 export function ownerSelector(owner: OwnerRef): string {
-  return `${OWNER_LABEL}=${ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name)}`;
+  return `${OWNER_LABEL}=${ownerLabels(owner).owner[OWNER_LABEL]}`;
 }
 
 /** A controller ownerReference: the garbage collector deletes the object with its owner. */

@@ -62,7 +62,8 @@ export interface WorkdirOptions {
 }
 
 /** Temporary work dirs are named kustomate-<pid>-<random> (tmp's pattern), so a restarted operator can find a dead one's leftovers. */
-export const WORKDIR_PREFIX = 'kustomate-';
+export const WORKDIR_PREFIX = 'kustomate';
+const WORKDIR_NAME = new RegExp(`^${WORKDIR_PREFIX}-(\\d+)-`);
 
 
 /** The instance layer: the base, its namespace, labels, name prefix and the handler's patches. */
@@ -131,7 +132,7 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
     await fse.ensureDir(dir);
     remove = async () => {};
   } else {
-    const tmp = await tmpDir({ prefix: WORKDIR_PREFIX.replace(/-$/, ""), tmpdir: os.tmpdir(), unsafeCleanup: true });
+    const tmp = await tmpDir({ prefix: WORKDIR_PREFIX, tmpdir: os.tmpdir(), unsafeCleanup: true });
     dir = tmp.path;
     remove = () => fse.remove(dir);
   }
@@ -174,7 +175,7 @@ export async function removeLeftoverWorkdirs(opts: { tmpdir?: string; includeOwn
   const tmp = opts.tmpdir ?? os.tmpdir();
   const removed: string[] = [];
   for (const name of await fse.readdir(tmp).catch(() => [] as string[])) {
-    const m = /^kustomate-(\d+)-/.exec(name);
+    const m = WORKDIR_NAME.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid ? !opts.includeOwn : alive(pid)) continue;

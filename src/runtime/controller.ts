@@ -4,7 +4,7 @@ import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
 import { createEventRecorder } from './events.ts';
 import type { Metrics } from './metrics.ts';
-import { namespaceScope, type NamespaceScope } from './namespaces.ts';
+import type { NamespaceScope } from './namespaces.ts';
 import type { Operator } from './operator.ts';
 import { WorkQueue } from './queue.ts';
 import { Reactor } from './reactor.ts';
@@ -15,8 +15,8 @@ export interface ControllerOptions {
   api: Api;
   kubectl: KubectlRunner;
   operators: Operator[];
-  /** Namespace names or patterns (see namespaceScope); empty means all namespaces. */
-  namespaces: string[] | NamespaceScope;
+  /** Which namespaces to watch and accept (namespaceScope turns --namespace arguments into one). */
+  namespaces: NamespaceScope;
   concurrency: number;
   basesDir: string;
   keepWorkdirs?: boolean;
@@ -43,7 +43,7 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    this.scope = Array.isArray(opts.namespaces) ? namespaceScope(opts.namespaces) : opts.namespaces;
+    this.scope = opts.namespaces;
     this.queue = new WorkQueue<Item>((key, item) => this.work(key, item), { concurrency: opts.concurrency });
   }
 

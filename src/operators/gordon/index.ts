@@ -2,9 +2,8 @@
 // Better than the seed: a Deployment restarts dead pods, and a timer keeps the pod list in status true.
 import type { KubeObject } from '../../kube/api.ts';
 import { ownerSelector } from '../../kustomize/labels.ts';
-import { PermanentError } from '../../runtime/errors.ts';
 import { Operator } from '../../runtime/operator.ts';
-import { at, wholeNumber } from '../validate.ts';
+import { at, problemsOf, required, wholeNumber } from '../validate.ts';
 
 /** How often the pod list in status is refreshed, per Gordon. */
 export const GORDON_STATUS_INTERVAL_MS = Number(process.env.KUSTOMATE_GORDON_INTERVAL_MS ?? 5_000);
@@ -24,13 +23,9 @@ export const gordon = new Operator({
   name: 'gordon',
   resource: { group: 'operator.prgcont.cz', version: 'v1', plural: 'gordons', kind: 'Gordon' },
 })
-  .validate((obj) => {
-    const replicas = gordonReplicas(obj);
-    return typeof replicas === 'string' ? [replicas] : [];
-  })
+  .validate((obj) => problemsOf(gordonReplicas(obj)))
   .kustomize('gordon', (obj) => {
-    const replicas = gordonReplicas(obj);
-    if (typeof replicas === 'string') throw new PermanentError(replicas, 'InvalidSpec');
+    const replicas = required(gordonReplicas(obj));
     return { base: 'gordon', patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'gordon' }, spec: { replicas } }] };
   })
   .timer('gordon_pods', { intervalMs: GORDON_STATUS_INTERVAL_MS }, async ({ api, body, namespace }) => {

@@ -1,8 +1,7 @@
 // Why: the Sample operator of the Nuvolaris training: spec.count becomes the demo Deployment's replicas.
 import type { KubeObject } from '../../kube/api.ts';
-import { PermanentError } from '../../runtime/errors.ts';
 import { Operator } from '../../runtime/operator.ts';
-import { at, wholeNumber } from '../validate.ts';
+import { at, problemsOf, required, wholeNumber } from '../validate.ts';
 
 /** spec.count as a whole number ≥ 0; a numeric string ("3") is accepted, anything else is a problem. */
 export function sampleCount(obj: KubeObject): number | string {
@@ -13,13 +12,9 @@ export const sample = new Operator({
   name: 'sample',
   resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' },
 })
-  .validate((obj) => {
-    const count = sampleCount(obj);
-    return typeof count === 'string' ? [count] : [];
-  })
+  .validate((obj) => problemsOf(sampleCount(obj)))
   .kustomize('sample', (obj) => {
-    const replicas = sampleCount(obj);
-    if (typeof replicas === 'string') throw new PermanentError(replicas, 'InvalidSpec');
+    const replicas = required(sampleCount(obj));
     return {
       base: 'sample',
       // The training's patch.yaml, built as an object: enough context to find the Deployment, and the new replicas.
