@@ -1,4 +1,5 @@
-// Why: `npm test`, the one test command (README, .ci/run): type-check, build the control plane, run every suite.
+// Why: `npm test`, the one test command (README, .ci/run): type-check, dependency directions, build the control
+// plane, run every suite.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +11,9 @@ const bin = (name: string) => path.resolve('node_modules/.bin', name);
 
 step('type-check (tsc --noEmit)');
 await execa(bin('tsc'), ['-p', 'tsconfig.json'], { stdio: 'inherit', timeout: 300_000 });
+
+step('dependency directions (dependency-cruiser, .dependency-cruiser.cjs)');
+await execa(bin('depcruise'), ['src', '--config', '.dependency-cruiser.cjs'], { stdio: 'inherit', timeout: 120_000 });
 
 step('control plane binaries (lab/cluster)');
 await buildCluster();

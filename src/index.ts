@@ -1,8 +1,21 @@
 // Why: the public API a workshop participant imports to write an operator of their own (see README).
-export { Operator } from './runtime/operator.ts';
-export type { Cause, Handler, HandlerContext, HandlerOptions, HandlerResult, KustomizeHooks, TimerOptions, Validator } from './runtime/operator.ts';
-export { TemporaryError, PermanentError, KubectlError, BuildError } from './runtime/errors.ts';
-export { adopt } from './runtime/adopt.ts';
+export { Operator, isOperator } from './operator/operator.ts';
+export type {
+  Cause,
+  CustomResource,
+  DiffEntry,
+  Essence,
+  Handler,
+  HandlerContext,
+  HandlerOptions,
+  HandlerResult,
+  KustomizeHooks,
+  OperatorOptions,
+  TimerOptions,
+  Validator,
+} from './operator/operator.ts';
+export { TemporaryError, PermanentError, KubectlError, BuildError, HandlerTimeoutError } from './operator/errors.ts';
+export { adopt } from './operator/adopt.ts';
 export type { KustomizeSpec, PatchTarget } from './kustomize/workdir.ts';
 export { createWorkdir } from './kustomize/workdir.ts';
 export { ownerSelector, ownerLabels } from './kustomize/labels.ts';
@@ -11,4 +24,3 @@ export { KubeApi, ApiError, resourcePath } from './kube/api.ts';
 export type { KubectlResult, KubectlRunner } from './kubectl/runner.ts';
 export { startOperators } from './start.ts';
 export type { StartOptions, RunningOperators } from './start.ts';
-export type { DiffEntry, Essence } from './runtime/essence.ts';

@@ -3,16 +3,17 @@ import type { Logger } from 'pino';
 import { ApiError, KubeApi } from './kube/api.ts';
 import { connect, type Connection } from './kube/config.ts';
 import { createKubectlRunner } from './kubectl/runner.ts';
+import { DEFAULT_BASES_DIR } from './kustomize/bases.ts';
 import { createLogger, type LogFormat } from './runtime/logger.ts';
 import { Manager, type LeaderElectionConfig } from './runtime/manager.ts';
 import { Metrics } from './runtime/metrics.ts';
 import { namespaceScope } from './runtime/namespaces.ts';
-import type { Operator } from './runtime/operator.ts';
+import type { Operator } from './operator/operator.ts';
 
 export interface StartOptions {
-  operators: Operator[];
-  /** Folder holding the kustomize bases, one subfolder per base name. */
-  basesDir: string;
+  operators: Operator<any>[];
+  /** Bases for operators that name no `basesDir` of their own (default: the package's kustomize/). */
+  basesDir?: string;
   /** Names, globs (`team-*`) or exclusions (`!kube-*`); empty or absent means all namespaces. */
   namespaces?: string[];
   /** Kubeconfig file and context; by default $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
@@ -88,7 +89,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     operators: opts.operators,
     namespaces: scope,
     concurrency: opts.concurrency ?? 4,
-    basesDir: opts.basesDir,
+    basesDir: opts.basesDir ?? DEFAULT_BASES_DIR,
     keepWorkdirs: opts.keepWorkdirs ?? false,
     logger,
     metrics,

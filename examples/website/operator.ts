@@ -7,18 +7,17 @@ interface WebsiteSpec {
   message?: string;
 }
 
-export const website = new Operator({
+export const website = new Operator<WebsiteSpec>({
   name: 'website',
   resource: { group: 'example.kustomate.io', version: 'v1', plural: 'websites', kind: 'Website' },
+  // The bases of this operator: kustomize/website/ beside this file.
+  basesDir: fileURLToPath(new URL('./kustomize/', import.meta.url)),
 })
-  // Checked before any handler: a bad object gets Ready=False/InvalidSpec and an Event, and is not retried.
-  .validate((obj) => {
-    const { replicas } = (obj.spec ?? {}) as Partial<WebsiteSpec>;
-    return Number.isInteger(replicas) && (replicas as number) >= 0 ? [] : ['spec.replicas must be a whole number ≥ 0'];
-  })
-  // create and update: copy kustomize/website/, add these patches, kubectl apply -k; delete: kubectl delete -k.
-  .kustomize('website', (obj) => {
-    const spec = obj.spec as WebsiteSpec;
+  // Checked before any step: a bad object gets Ready=False/InvalidSpec and an Event, and is not retried.
+  .validate(({ spec }) => (Number.isInteger(spec?.replicas) && spec.replicas >= 0 ? [] : ['spec.replicas must be a whole number ≥ 0']))
+  // create, update and repair: copy kustomize/website/, add these patches, kubectl apply -k; delete: kubectl delete -k.
+  // kubectl's output lands in status.website.message.
+  .kustomize('website', ({ spec }) => {
     if (spec.message?.includes('\0')) throw new PermanentError('spec.message must be text', 'InvalidSpec');
     return {
       base: 'website',
@@ -38,11 +37,10 @@ export const website = new Operator({
     return { running: pods.items.filter((p) => p.status?.phase === 'Running').length };
   });
 
-export const basesDir = fileURLToPath(new URL('./kustomize/', import.meta.url));
-
 // node examples/website/operator.ts   (KUBECONFIG set, and: kubectl apply -f examples/website/crd.yaml)
+// or, with the command line: kustomate run ./examples/website/operator.ts
 if (import.meta.main) {
-  const running = await startOperators({ operators: [website], basesDir, health: { port: 8081, host: '127.0.0.1' } });
+  const running = await startOperators({ operators: [website], health: { port: 8081, host: '127.0.0.1' } });
   // process.on, not once: a listener must stay, or execa's exit hook re-raises the signal mid-stop.
   process.on('SIGINT', () => void running.stop());
   process.on('SIGTERM', () => void running.stop());

@@ -11,7 +11,7 @@ start_operator database --namespace demo database
 "$KUBECTL" -n demo wait --for=condition=Ready database/mongo-db --timeout=120s
 "$KUBECTL" -n demo get db,pod,svc
 # the seed's message, kubectl's output and the NodePort
-"$KUBECTL" -n demo get database mongo-db -o jsonpath='{.status.database_create}{"\n"}'
+"$KUBECTL" -n demo get database mongo-db -o jsonpath='{.status.database}{"\n"}'
 # switch to mysql: the mongo Pod is pruned, a mysql Pod reads its root password from a generated Secret
 "$KUBECTL" -n demo patch database mongo-db --type=merge -p '{"spec":{"type":"mysql"}}'
 "$KUBECTL" -n demo wait --for=create pod/mongo-db-mysql --timeout=120s

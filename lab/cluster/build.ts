@@ -1,4 +1,4 @@
-// Why: compile the control plane from lab/cluster/go.mod into the git-ignored cache, once per go.sum (issue #2).
+// Why: compile the control plane from lab/cluster/go.mod into the git-ignored cache, once per go.sum.
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';

@@ -1,4 +1,4 @@
-// Why: regenerate lab/cluster/go.mod from upstream, so the staging `replace` list is derived, not typed (issue #2).
+// Why: regenerate lab/cluster/go.mod from upstream, so the staging `replace` list is derived, not typed.
 // Maintainers run it when KUBE_VERSION or KWOK_VERSION changes: `node lab/cluster/pin.ts`.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';

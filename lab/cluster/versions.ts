@@ -1,4 +1,4 @@
-// Why: one place for the upstream versions and paths of the local control plane (issue #2).
+// Why: one place for the upstream versions and paths of the local control plane.
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 

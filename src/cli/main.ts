@@ -3,7 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
-import { DEFAULT_BASES_DIR } from './paths.ts';
+import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
 import { renderCommand } from './render.ts';
 import { UsageError, runCommand } from './run.ts';
 
@@ -30,7 +30,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const kubectlOption = () =>
   new Option('--kubectl <path>', 'kubectl binary to run').env('KUSTOMATE_KUBECTL').default('kubectl');
 const basesOption = () =>
-  new Option('--bases <dir>', 'folder holding the kustomize bases, one subfolder per operator').env('KUSTOMATE_BASES').default(DEFAULT_BASES_DIR);
+  new Option('--bases <dir>', 'folder holding the kustomize bases, one subfolder per base (an operator that names its own basesDir keeps it)').env('KUSTOMATE_BASES').default(DEFAULT_BASES_DIR);
 
 const program = new Command('kustomate')
   .description('Kubernetes operators the Nuvolaris way: a custom resource becomes a kustomize patch, applied with kubectl apply -k.')
@@ -38,8 +38,8 @@ const program = new Command('kustomate')
 
 program
   .command('run')
-  .description(`run example operators against the current cluster (known: ${[...OPERATORS.keys()].join(', ')}; all by default)`)
-  .argument('[operator...]', 'operators to run')
+  .description(`run operators against the current cluster: the examples by name (known: ${[...OPERATORS.keys()].join(', ')}; all by default), or the operators a module exports (a path such as ./my-operator.ts)`)
+  .argument('[operator...]', 'example operator names or module paths')
   .addOption(
     new Option('-n, --namespace <ns>', 'watch this namespace; repeat for more; a glob (team-*) or an exclusion (!kube-*) watches cluster-wide and filters; default: all namespaces').argParser(collect),
   )
@@ -64,9 +64,10 @@ program
 
 program
   .command('render')
-  .description('write the work dir the operator would apply for a custom resource, and print `kubectl kustomize DIR` (no cluster needed)')
+  .description('write the work dir(s) the operator would apply for a custom resource, and print `kubectl kustomize DIR` (no cluster needed)')
   .requiredOption('-f, --file <CR.yaml>', 'custom resource file (one document)')
-  .option('--out <dir>', 'write the work dir here (empty or absent) instead of a new temporary folder; it is kept either way')
+  .addOption(new Option('--operator <module>', 'take the operator from this module (its exported Operators) instead of the examples; repeatable').argParser(collect))
+  .option('--out <dir>', 'write the work dir here (empty or absent; DIR/<id>/ for each of several kustomize specs) instead of a new temporary folder; it is kept either way')
   .option('-n, --namespace <ns>', 'namespace when the file names none', 'default')
   .addOption(kubectlOption())
   .addOption(basesOption())

@@ -1,11 +1,13 @@
-// Why: `kustomate render`: show exactly the work dir the operator would apply for a custom resource, offline.
+// Why: `kustomate render`: show exactly the work dirs the operator would apply for a custom resource, offline.
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/api.ts';
-import { renderKustomization } from '../kubectl/kustomize.ts';
 import { createKubectlRunner } from '../kubectl/runner.ts';
-import { createWorkdir } from '../kustomize/workdir.ts';
-import { OPERATORS, operatorFor } from '../operators/index.ts';
+import { renderSpec } from '../kustomize/commands.ts';
+import { isPermanent } from '../operator/errors.ts';
+import type { Operator } from '../operator/operator.ts';
+import { OPERATORS, loadOperatorModule, operatorFor } from '../operators/index.ts';
 import { UsageError } from './run.ts';
 
 export interface RenderFlags {
@@ -14,6 +16,7 @@ export interface RenderFlags {
   namespace?: string;
   kubectl: string;
   bases: string;
+  operator?: string[];
 }
 
 export async function readCustomResource(file: string): Promise<KubeObject> {
@@ -37,26 +40,45 @@ export async function readCustomResource(file: string): Promise<KubeObject> {
   return obj as KubeObject;
 }
 
-/** Writes the work dir (kept), prints `kubectl kustomize DIR` on stdout and the folder on stderr. */
+async function candidates(modules: string[] | undefined): Promise<Operator<any>[]> {
+  if (!modules?.length) return [...OPERATORS.values()];
+  return (await Promise.all(modules.map(loadOperatorModule))).flat();
+}
+
+/**
+ * Writes one work dir per kustomize spec (kept), prints `kubectl kustomize DIR` for each on stdout and each folder on
+ * stderr. With `--out DIR`, a single spec is written into DIR, several into DIR/<id>/.
+ */
 export async function renderCommand(flags: RenderFlags): Promise<number> {
   const obj = await readCustomResource(flags.file);
-  const operator = operatorFor(obj.apiVersion, obj.kind);
+  const operators = await candidates(flags.operator);
+  const operator = operatorFor(operators, obj.apiVersion, obj.kind);
   if (!operator) {
-    const known = [...OPERATORS.values()].map((o) => `${o.resource.kind} (${o.resource.group}/${o.resource.version})`).join(', ');
+    const known = operators.map((o) => `${o.resource.kind} (${o.resource.group}/${o.resource.version})`).join(', ');
     throw new UsageError(`no operator handles ${obj.kind} ${obj.apiVersion} (known: ${known})`);
   }
   const problems = operator.problems(obj);
   if (problems.length) throw new UsageError(`${flags.file}: ${problems.join('; ')}`);
+  let specs;
+  try {
+    specs = operator.render(obj);
+  } catch (err) {
+    if (isPermanent(err)) throw new UsageError(`${flags.file}: ${err.message}`);
+    throw err;
+  }
   const namespace = obj.metadata.namespace ?? flags.namespace ?? 'default';
   const owner = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace, uid: obj.metadata.uid };
-  const workdir = await createWorkdir(operator.render(obj), owner, { basesDir: flags.bases, keep: true, into: flags.out });
-  process.stderr.write(`work dir: ${workdir.dir}\n`);
   if (!owner.uid) process.stderr.write('note: the file has no metadata.uid, so ownerReferences are left out; the operator adds them\n');
-  const result = await renderKustomization(createKubectlRunner({ binary: flags.kubectl }), workdir.dir);
-  if (result.exitCode !== 0) {
-    process.stderr.write(`${result.stderr}\n`);
-    return result.exitCode > 0 ? result.exitCode : 1;
+  const env = { kubectl: createKubectlRunner({ binary: flags.kubectl }), basesDir: operator.basesDir ?? flags.bases };
+  for (const { id, spec } of specs) {
+    const into = flags.out && (specs.length === 1 ? flags.out : path.join(flags.out, id));
+    const { dir, result } = await renderSpec(env, spec, owner, into);
+    process.stderr.write(`work dir${specs.length > 1 ? ` (${id})` : ''}: ${dir}\n`);
+    if (result.exitCode !== 0) {
+      process.stderr.write(`${result.stderr}\n`);
+      return result.exitCode > 0 ? result.exitCode : 1;
+    }
+    process.stdout.write(`${specs.length > 1 ? `# ${id}\n` : ''}${result.stdout}\n`);
   }
-  process.stdout.write(`${result.stdout}\n`);
   return 0;
 }

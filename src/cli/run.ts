@@ -34,7 +34,7 @@ const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 export async function runCommand(names: string[], flags: RunFlags): Promise<void> {
   if (flags.allNamespaces && flags.namespace?.length) throw new UsageError('--all-namespaces and --namespace exclude each other');
-  const operators = pickOperators(names);
+  const operators = await pickOperators(names);
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
   try {
     namespaceScope(namespaces);

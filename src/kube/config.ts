@@ -1,4 +1,4 @@
-// Why: one answer to "which cluster?", shared by the API client and every kubectl subprocess (issue #3).
+// Why: one answer to "which cluster?", shared by the API client and every kubectl subprocess.
 import { KubeConfig } from '@kubernetes/client-node';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,4 +1,4 @@
-// Why: the one module that spawns kubectl; argument arrays only, a timeout always, a typed result (issue #3).
+// Why: the one module that spawns kubectl; argument arrays only, a timeout always, a typed result.
 import { execa } from 'execa';
 
 export interface KubectlResult {
@@ -62,4 +62,16 @@ export function createKubectlRunner(config: RunnerConfig): KubectlRunner {
     config.onResult?.(result);
     return result;
   };
+}
+
+/** A kubectl run that exited non-zero: never a success. `reason` names the step that ran it (ApplyFailed, …). */
+export class KubectlError extends Error {
+  override name = 'KubectlError';
+  readonly result: KubectlResult;
+  readonly reason: string;
+  constructor(reason: string, result: KubectlResult) {
+    super(`${result.command.slice(1).join(' ')} exited ${result.exitCode}: ${result.stderr || result.stdout}`.trim());
+    this.result = result;
+    this.reason = reason;
+  }
 }

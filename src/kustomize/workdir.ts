@@ -61,10 +61,15 @@ export interface WorkdirOptions {
   into?: string;
 }
 
+/** The work dir could not be built (a missing base, a bad file name): retried with backoff, as the base may be fixed. */
+export class BuildError extends Error {
+  override name = 'BuildError';
+  readonly reason = 'BuildFailed';
+}
+
 /** Temporary work dirs are named kustomate-<pid>-<random> (tmp's pattern), so a restarted operator can find a dead one's leftovers. */
 export const WORKDIR_PREFIX = 'kustomate';
 const WORKDIR_NAME = new RegExp(`^${WORKDIR_PREFIX}-(\\d+)-`);
-
 
 /** The instance layer: the base, its namespace, labels, name prefix and the handler's patches. */
 export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record<string, unknown> {
@@ -113,7 +118,7 @@ function patchFile(i: number): string {
 
 function safeFileName(name: string): string {
   if (name !== path.basename(name) || name.startsWith('.') || name === 'kustomization.yaml') {
-    throw new Error(`work dir file name "${name}" must be a plain file name`);
+    throw new BuildError(`work dir file name "${name}" must be a plain file name`);
   }
   return name;
 }
@@ -122,7 +127,7 @@ function safeFileName(name: string): string {
 export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: WorkdirOptions): Promise<Workdir> {
   const baseDir = path.join(opts.basesDir, safeFileName(spec.base));
   if (!(await fse.pathExists(path.join(baseDir, 'kustomization.yaml')))) {
-    throw new Error(`kustomize base ${baseDir} has no kustomization.yaml`);
+    throw new BuildError(`kustomize base ${baseDir} has no kustomization.yaml`);
   }
   let dir: string;
   let remove: () => Promise<void>;

@@ -1,5 +1,5 @@
 // Why: the small checks example operators share when they validate a custom resource at the edge.
-import { PermanentError } from '../runtime/errors.ts';
+import { PermanentError } from '../operator/errors.ts';
 
 /** A whole number ≥ 0; a numeric string ("3") is read as the number. Returns the number or a problem. */
 export function wholeNumber(raw: unknown, field: string): number | string {

@@ -1,20 +1,19 @@
-// Why: wires the layers for a set of operators: watcher -> queue -> reactor, per operator and namespace.
+// Why: wires the layers for a set of operators: watcher -> queue -> reconciler, per operator and namespace.
 import type { Logger } from 'pino';
 import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
-import { createEventRecorder } from './events.ts';
+import type { Operator } from '../operator/operator.ts';
+import { createEventRecorder } from '../reconcile/events.ts';
+import { Reconciler, type Target } from '../reconcile/reconcile.ts';
 import type { Metrics } from './metrics.ts';
 import type { NamespaceScope } from './namespaces.ts';
-import type { Operator } from './operator.ts';
 import { WorkQueue } from './queue.ts';
-import { Reactor } from './reactor.ts';
-import { StatusWriter } from './status.ts';
 import { Watcher } from './watcher.ts';
 
 export interface ControllerOptions {
   api: Api;
   kubectl: KubectlRunner;
-  operators: Operator[];
+  operators: Operator<any>[];
   /** Which namespaces to watch and accept (namespaceScope turns --namespace arguments into one). */
   namespaces: NamespaceScope;
   concurrency: number;
@@ -26,25 +25,36 @@ export interface ControllerOptions {
   metrics?: Metrics;
 }
 
-interface Item {
-  reactor: Reactor;
-  operator: string;
-  object: KubeObject;
+/** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
+function keyOf(operator: string, obj: KubeObject): string {
+  return JSON.stringify([operator, obj.metadata.namespace ?? '', obj.metadata.name, obj.metadata.uid ?? '']);
 }
 
-/** Runs operators until stop(): watches, queues by uid, reconciles. */
+function parseKey(key: string): { operator: string; target: Target } {
+  const [operator, namespace, name, uid] = JSON.parse(key) as [string, string, string, string];
+  return { operator, target: { namespace: namespace || undefined, name, uid } };
+}
+
+/** Runs operators until stop(): watches, queues by object, reconciles. */
 export class Controller {
   private readonly opts: ControllerOptions;
-  private readonly scope: NamespaceScope;
   private readonly watchers: Watcher[] = [];
   private readonly listed = new Set<Watcher>();
-  private readonly queue: WorkQueue<Item>;
-  private readonly shutdown = new AbortController();
+  private readonly queue: WorkQueue;
+  private readonly reconcilers = new Map<string, Reconciler>();
+  /** Aborted when the grace period is over, or at once when the lease is lost: running kubectl is killed. */
+  private readonly cancel = new AbortController();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
-    this.scope = opts.namespaces;
-    this.queue = new WorkQueue<Item>((key, item) => this.work(key, item), { concurrency: opts.concurrency });
+    this.queue = new WorkQueue((key) => this.work(key), {
+      concurrency: opts.concurrency,
+      // Errors outside steps (API unreachable, a write refused): logged, retried with backoff, never a crash.
+      onError: (key, err, retryInMs) => {
+        const { operator, target } = parseKey(key);
+        opts.logger.error({ err, operator, namespace: target.namespace, name: target.name, retryInMs }, 'reconcile failed');
+      },
+    });
   }
 
   /** Every watch has listed at least once: the controller has seen the whole current state. */
@@ -57,19 +67,17 @@ export class Controller {
     this.opts.metrics?.queueRunning.set(this.queue.running);
   }
 
-  private async work(key: string, item: Item): Promise<void> {
-    const { reactor, object, operator } = item;
+  private async work(key: string): Promise<number | undefined> {
+    const { operator, target } = parseKey(key);
     const stop = this.opts.metrics?.reconcileSeconds.startTimer({ operator });
     this.gauge();
     try {
-      const again = await reactor.reconcile(object);
+      const again = await this.reconcilers.get(operator)!.reconcile(target);
       this.opts.metrics?.reconciles.inc({ operator, result: 'ok' });
-      if (again !== undefined && Number.isFinite(again)) this.queue.addAfter(key, item, again);
+      return again;
     } catch (err) {
-      // Errors outside handlers (API unreachable, a patch refused): log and retry later, never crash.
       this.opts.metrics?.reconciles.inc({ operator, result: 'error' });
-      this.opts.logger.error({ err, namespace: object.metadata.namespace, name: object.metadata.name }, 'reconcile failed');
-      this.queue.addAfter(key, item, 5_000);
+      throw err;
     } finally {
       stop?.();
       this.gauge();
@@ -79,37 +87,37 @@ export class Controller {
   start(): void {
     const { api, operators, logger, metrics } = this.opts;
     for (const operator of operators) {
-      const reactor = new Reactor({
-        api,
-        operator,
-        status: new StatusWriter(api, operator.resource),
-        events: createEventRecorder(api, (err) => logger.warn({ err }, 'could not record an Event')),
-        logger: logger.child({ operator: operator.name }),
-        kubectl: this.opts.kubectl,
-        basesDir: this.opts.basesDir,
-        keepWorkdirs: this.opts.keepWorkdirs ?? false,
-        signal: this.shutdown.signal,
-        onHandler: (o) => {
-          metrics?.handlers.inc({ operator: o.operator, handler: o.handler, cause: o.cause, result: o.ok ? 'ok' : 'error' });
-          metrics?.handlerSeconds.observe({ operator: o.operator, handler: o.handler }, o.durationMs / 1000);
-          if (!o.ok) metrics?.handlerErrors.inc({ operator: o.operator, handler: o.handler });
-        },
-      });
-      for (const ns of this.scope.watch.length ? this.scope.watch : [undefined]) {
+      this.reconcilers.set(
+        operator.name,
+        new Reconciler({
+          api,
+          operator,
+          events: createEventRecorder(api, (err) => logger.warn({ err }, 'could not record an Event')),
+          logger: logger.child({ operator: operator.name }),
+          kubectl: this.opts.kubectl,
+          basesDir: this.opts.basesDir,
+          keepWorkdirs: this.opts.keepWorkdirs ?? false,
+          signal: this.cancel.signal,
+          onStep: (o) => {
+            metrics?.handlers.inc({ operator: o.operator, handler: o.handler, cause: o.cause, result: o.ok ? 'ok' : 'error' });
+            metrics?.handlerSeconds.observe({ operator: o.operator, handler: o.handler }, o.durationMs / 1000);
+            if (!o.ok) metrics?.handlerErrors.inc({ operator: o.operator, handler: o.handler });
+          },
+        }),
+      );
+      const scope = this.opts.namespaces;
+      for (const ns of scope.watch.length ? scope.watch : [undefined]) {
         const path = resourcePath(operator.resource, ns);
         const watcher: Watcher = new Watcher({
           api,
           path,
           relistIntervalMs: this.opts.relistIntervalMs ?? 0,
           onEvent: (type, object) => {
-            if (!this.scope.accepts(object.metadata.namespace)) return;
-            const key = `${operator.name}/${object.metadata.uid}`;
-            if (type === 'DELETED') {
-              this.queue.forget(key);
-              reactor.forget(object.metadata.uid ?? '');
-            } else {
-              this.queue.add(key, { reactor, operator: operator.name, object });
-            }
+            if (!scope.accepts(object.metadata.namespace)) return;
+            const key = keyOf(operator.name, object);
+            // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
+            if (type === 'DELETED') this.queue.forget(key);
+            else this.queue.add(key);
             this.gauge();
           },
           onListed: () => {
@@ -128,20 +136,26 @@ export class Controller {
     }
   }
 
+  /** Cancels running steps (their kubectl is killed) and writes nothing more; stop() still has to be called. */
+  cancelNow(): void {
+    this.cancel.abort();
+  }
+
   /**
-   * Stops watching and taking work, and waits for running reconciles. After `graceMs` their kubectl runs are
-   * cancelled (and their work dirs removed as they unwind).
+   * Stops watching and taking work, and waits for running reconciles. After `graceMs` (at once with 0) their
+   * kubectl runs are cancelled, and they end without writing anything. Resolves once every one has ended.
    */
   async stop(graceMs = 30_000): Promise<void> {
-    await Promise.all(this.watchers.map((w) => w.stop()));
+    if (graceMs <= 0) this.cancel.abort();
+    const watchers = Promise.all(this.watchers.map((w) => w.stop()));
     const drained = this.queue.stop();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-    if ((await Promise.race([drained.then(() => 'done' as const), late])) === 'late') {
+    if (graceMs > 0 && (await Promise.race([drained.then(() => 'done' as const), late])) === 'late') {
       this.opts.logger.warn({ graceMs }, 'grace period over: cancelling running kubectl commands');
     }
     clearTimeout(timer);
-    this.shutdown.abort();
-    await drained;
+    this.cancel.abort();
+    await Promise.all([drained, watchers]);
   }
 }

@@ -1,6 +1,17 @@
 // Why: Lease-based leader election (coordination.k8s.io/v1), so replicas > 1 is safe: only the leader reconciles.
 // It follows client-go's leaderelection: expiry is judged by when *we* last saw the record change, not by
 // comparing the holder's clock with ours (https://pkg.go.dev/k8s.io/client-go/tools/leaderelection).
+//
+// Guarantees:
+// - A leader that has not renewed for renewDeadline stops leading (onStoppedLeading) at that moment, even while a
+//   request to the API server hangs: every lease request is bounded by what is left of the deadline.
+// - renewDeadline < leaseDuration: a standby takes over only after leaseDuration without a renewal it can see, so
+//   the old leader has stopped (leaseDuration - renewDeadline, 5 s by default) before a new one starts.
+// - Writes are guarded by resourceVersion: two candidates racing for a free lease get one winner.
+// Caveats:
+// - It relies on clocks advancing at similar rates, not on synchronized clocks. A process paused for longer than
+//   the margin (a SIGSTOP, a frozen VM) may still believe it leads for a moment after it wakes.
+// - What the leader does with its work must stop when told: kustomate cancels running kubectl at once.
 import type { Logger } from 'pino';
 import { ApiError, type Api } from '../kube/api.ts';
 import { sleep as realSleep } from './backoff.ts';
@@ -67,41 +78,51 @@ export class LeaderElector {
 
   private async run(): Promise<void> {
     while (!this.stopper.signal.aborted) {
+      // A leader's round may take only what is left of its renew deadline; a candidate's, one renew deadline.
+      const budget = this.leading ? this.lastRenew + this.o.renewDeadlineMs - this.o.now() : this.o.renewDeadlineMs;
       let ok = false;
-      try {
-        ok = await this.tryAcquireOrRenew();
-      } catch (err) {
-        this.o.logger.warn({ err }, 'leader election: lease request failed');
+      // Counted from the round's start: the renewal may have reached the API server at any moment of the round.
+      const started = this.o.now();
+      if (budget > 0) {
+        const round = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(budget)]);
+        try {
+          ok = await this.tryAcquireOrRenew(round);
+        } catch (err) {
+          this.o.logger.warn({ err: (err as Error).message }, 'leader election: lease request failed');
+        }
       }
       if (this.stopper.signal.aborted) break;
       const now = this.o.now();
       if (ok) {
-        this.lastRenew = now;
+        this.lastRenew = started;
         if (!this.leading) {
           this.leading = true;
           this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became the leader');
           this.o.onStartedLeading();
         }
-      } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
+      } else if (this.leading && now - this.lastRenew >= this.o.renewDeadlineMs) {
         this.leading = false;
         this.o.logger.warn({ lease: `${this.o.namespace}/${this.o.name}` }, 'lost the lease; stopping work');
         this.o.onStoppedLeading();
       }
-      await this.o.sleep(this.o.retryPeriodMs, this.stopper.signal);
+      // A leader never sleeps past its deadline: it must notice a missed renewal in time.
+      const pause = this.leading ? Math.min(this.o.retryPeriodMs, Math.max(0, this.lastRenew + this.o.renewDeadlineMs - this.o.now())) : this.o.retryPeriodMs;
+      await this.o.sleep(pause, this.stopper.signal);
     }
   }
 
   /** One round: create, renew, or take over an expired or released lease. True when we hold it after. */
-  async tryAcquireOrRenew(): Promise<boolean> {
+  async tryAcquireOrRenew(signal?: AbortSignal): Promise<boolean> {
     const now = this.o.now();
     const me = this.o.identity;
     let lease: Lease;
     try {
-      lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`);
+      lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
       try {
         await this.o.api.request('POST', this.path, {
+          signal,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
@@ -134,7 +155,7 @@ export class LeaderElector {
     };
     try {
       // PUT with the resourceVersion we read: a concurrent writer makes it fail with 409 instead of both winning.
-      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, { body: { ...lease, spec: next } });
+      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal, body: { ...lease, spec: next } });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return false;
       throw err;

@@ -26,7 +26,11 @@ export interface ManagerOptions extends Omit<ControllerOptions, 'metrics'> {
   gracePeriodMs: number;
 }
 
-/** Starts and stops everything one `kustomate run` needs; safe to stop once, from a signal handler. */
+/**
+ * Starts and stops everything one `kustomate run` needs; safe to stop once, from a signal handler. With leader
+ * election, a lost lease stops the controller at once (running kubectl cancelled, nothing more written), and a
+ * regained lease starts a new one only after that.
+ */
 export class Manager {
   readonly metrics: Metrics;
   private readonly opts: ManagerOptions;
@@ -34,7 +38,8 @@ export class Manager {
   private elector?: LeaderElector;
   private health?: HealthServer;
   private stopping = false;
-  private controllerStopped: Promise<void> = Promise.resolve();
+  private transitions: Promise<void> = Promise.resolve();
+  private readonly stoppingControllers = new Set<Controller>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -45,19 +50,41 @@ export class Manager {
     return this.health?.port;
   }
 
+  /**
+   * Leadership changes run one after another: a controller starts only once the previous one has fully stopped,
+   * so two controllers of this process never reconcile at once.
+   */
+  private transition(step: () => Promise<void> | void): Promise<void> {
+    this.transitions = this.transitions.then(step).catch((err) => this.opts.logger.error({ err }, 'leadership change failed'));
+    return this.transitions;
+  }
+
   private startController(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.controller || (this.elector && !this.elector.isLeader)) return;
     this.controller = new Controller({ ...this.opts, metrics: this.metrics });
     this.controller.start();
     this.metrics.leader.set(1);
   }
 
-  private stopController(): Promise<void> {
+  /** Stops the controller; `graceMs` 0 cancels running kubectl at once (a lost lease: another leader may start). */
+  private async stopController(graceMs: number): Promise<void> {
     const c = this.controller;
     this.controller = undefined;
     this.metrics.leader.set(0);
-    this.controllerStopped = c ? c.stop(this.opts.gracePeriodMs) : Promise.resolve();
-    return this.controllerStopped;
+    if (!c) return;
+    this.stoppingControllers.add(c);
+    try {
+      await c.stop(graceMs);
+    } finally {
+      this.stoppingControllers.delete(c);
+    }
+  }
+
+  /** The lease is lost: whatever still runs (also a graceful stop in its grace period) is cancelled now. */
+  private lostLease(): void {
+    this.controller?.cancelNow();
+    for (const c of this.stoppingControllers) c.cancelNow();
+    void this.transition(() => this.stopController(0));
   }
 
   private ready(): boolean {
@@ -78,7 +105,7 @@ export class Manager {
     }
     const le = this.opts.leaderElection;
     if (!le) {
-      this.startController();
+      await this.transition(() => this.startController());
       return;
     }
     this.elector = new LeaderElector({
@@ -86,8 +113,8 @@ export class Manager {
       ...le,
       identity: le.identity ?? `${os.hostname()}_${process.pid}_${randomBytes(3).toString('hex')}`,
       logger,
-      onStartedLeading: () => this.startController(),
-      onStoppedLeading: () => void this.stopController(),
+      onStartedLeading: () => void this.transition(() => this.startController()),
+      onStoppedLeading: () => this.lostLease(),
     });
     logger.info({ lease: `${le.namespace}/${le.name}` }, 'waiting to become the leader');
     this.elector.start();
@@ -98,8 +125,7 @@ export class Manager {
     if (this.stopping) return;
     this.stopping = true;
     const { logger } = this.opts;
-    await this.stopController();
-    await this.controllerStopped;
+    await this.transition(() => this.stopController(this.opts.gracePeriodMs));
     await this.elector?.stop();
     if (!this.opts.keepWorkdirs) {
       const removed = await removeLeftoverWorkdirs({ includeOwn: true });

@@ -1,81 +1,99 @@
-// Why: serialize work per object (keyed by uid), let the latest state win, and bound concurrency across objects.
+// Why: serialize work per object, bound concurrency across objects, and schedule each object's next run.
+// It holds keys only: the worker loads the object's current state when it starts, so no queued copy can be stale.
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 
-export type Worker<T> = (key: string, item: T) => Promise<void>;
+/** Runs one key; returns ms until it wants to run again (undefined: only when told). A throw retries with backoff. */
+export type Worker = (key: string) => Promise<number | undefined>;
 
-interface Entry<T> {
-  item: T;
-  /** A newer item arrived (or a retry is due) while this key was running or waiting. */
+/** setTimeout fires at once for delays over a signed 32-bit count of ms; longer waits are cut to this and re-checked. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
+interface Entry {
+  /** Due now: waiting in `ready`, or to run again once the running worker ends. */
   dirty: boolean;
   running: boolean;
+  /** The object is gone: whatever the running worker asks for is dropped. */
+  forgotten: boolean;
   timer?: ReturnType<typeof setTimeout> | undefined;
+  dueAt?: number | undefined;
+  /** Worker errors in a row, for the backoff of the next retry. */
+  failures: number;
 }
 
 export interface QueueOptions {
   concurrency: number;
+  backoff?: BackoffPolicy;
+  /** Told of worker errors (the worker reports its own handler failures; these are API errors and the like). */
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
 }
 
 /**
- * At most one worker runs per key; a key added while running runs again afterwards with the latest item only.
- * Keys with nothing pending are dropped from memory, so idle objects cost nothing.
+ * At most one worker runs per key. A key added while it runs runs once more afterwards. Keys with nothing pending
+ * are dropped from memory, so idle objects cost nothing.
  */
-export class WorkQueue<T> {
-  private readonly entries = new Map<string, Entry<T>>();
+export class WorkQueue {
+  private readonly entries = new Map<string, Entry>();
   private readonly ready: string[] = [];
   private active = 0;
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
-  private readonly worker: Worker<T>;
-  private readonly concurrency: number;
+  private readonly worker: Worker;
+  private readonly opts: Required<Omit<QueueOptions, 'onError'>> & Pick<QueueOptions, 'onError'>;
 
-  constructor(worker: Worker<T>, opts: QueueOptions) {
+  constructor(worker: Worker, opts: QueueOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error('concurrency must be a whole number ≥ 1');
     this.worker = worker;
-    this.concurrency = opts.concurrency;
+    this.opts = { backoff: DEFAULT_BACKOFF, ...opts };
   }
 
-  /** Queue `item` for `key`; replaces any item still waiting for that key. */
-  add(key: string, item: T): void {
-    if (this.stopped) return;
-    const entry = this.entries.get(key);
+  private entry(key: string): Entry {
+    let entry = this.entries.get(key);
     if (!entry) {
-      this.entries.set(key, { item, dirty: true, running: false });
-      this.ready.push(key);
-    } else {
-      entry.item = item;
-      if (entry.timer) {
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-      }
-      if (!entry.dirty) {
-        entry.dirty = true;
-        if (!entry.running) this.ready.push(key);
-      }
+      entry = { dirty: false, running: false, forgotten: false, failures: 0 };
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** Run `key` as soon as a worker is free (again after its current run, if running). */
+  add(key: string): void {
+    if (this.stopped) return;
+    const entry = this.entry(key);
+    entry.forgotten = false;
+    this.clearTimer(entry);
+    if (!entry.dirty) {
+      entry.dirty = true;
+      if (!entry.running) this.ready.push(key);
     }
     this.pump();
   }
 
-  /** Run `key` again after `ms` with its latest item, unless something newer runs it first. */
-  addAfter(key: string, item: T, ms: number): void {
+  /** Run `key` after `ms`, unless it is due sooner already. Ignored for a key forgotten while it ran. */
+  addAfter(key: string, ms: number): void {
     if (this.stopped) return;
-    const entry = this.entries.get(key) ?? { item, dirty: false, running: false };
-    this.entries.set(key, entry);
-    entry.item = item;
-    if (entry.dirty) return; // already due
-    if (entry.timer) clearTimeout(entry.timer);
+    const entry = this.entries.get(key) ?? this.entry(key);
+    if (entry.forgotten || entry.dirty) return;
+    const dueAt = Date.now() + Math.max(0, ms);
+    if (entry.timer && entry.dueAt !== undefined && entry.dueAt <= dueAt) return;
+    this.clearTimer(entry);
+    entry.dueAt = dueAt;
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
-      this.add(key, entry.item);
-    }, ms);
+      entry.dueAt = undefined;
+      // A delay cut to MAX_DELAY_MS fires early: wait the rest.
+      if (Date.now() < dueAt - 1) this.addAfter(key, dueAt - Date.now());
+      else if (this.entries.get(key) === entry) this.add(key);
+    }, Math.min(Math.max(0, ms), MAX_DELAY_MS));
     entry.timer.unref?.();
   }
 
-  /** Drop a key's pending work and timers (the object is gone). A running worker finishes. */
+  /** The object is gone: drop the key's pending work and timers for good. A running worker finishes; its requeue is ignored. */
   forget(key: string): void {
     const entry = this.entries.get(key);
     if (!entry) return;
-    if (entry.timer) clearTimeout(entry.timer);
-    entry.timer = undefined;
+    this.clearTimer(entry);
     entry.dirty = false;
+    entry.forgotten = true;
     if (!entry.running) this.entries.delete(key);
   }
 
@@ -98,7 +116,7 @@ export class WorkQueue<T> {
     this.stopped = true;
     this.ready.length = 0;
     for (const [key, e] of this.entries) {
-      if (e.timer) clearTimeout(e.timer);
+      this.clearTimer(e);
       if (!e.running) this.entries.delete(key);
     }
     await this.idle();
@@ -110,27 +128,40 @@ export class WorkQueue<T> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private clearTimer(entry: Entry): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = undefined;
+    entry.dueAt = undefined;
+  }
+
   private pump(): void {
-    while (!this.stopped && this.active < this.concurrency && this.ready.length > 0) {
+    while (!this.stopped && this.active < this.opts.concurrency && this.ready.length > 0) {
       const key = this.ready.shift()!;
       const entry = this.entries.get(key);
       if (!entry || entry.running || !entry.dirty) continue;
       entry.dirty = false;
       entry.running = true;
       this.active++;
-      void this.worker(key, entry.item)
-        .catch(() => {
-          // The worker reports its own errors; the queue only keeps going.
-        })
-        .finally(() => {
-          entry.running = false;
-          this.active--;
-          if (entry.dirty && !this.stopped) this.ready.push(key);
-          else if (!entry.timer) this.entries.delete(key);
-          this.pump();
-          if (this.active === 0 && this.ready.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
-        });
+      void this.run(key, entry);
     }
     if (this.active === 0 && this.ready.length === 0) this.idleWaiters.splice(0).forEach((w) => w());
+  }
+
+  private async run(key: string, entry: Entry): Promise<void> {
+    let again: number | undefined;
+    try {
+      again = await this.worker(key);
+      entry.failures = 0;
+    } catch (err) {
+      again = backoffDelay(entry.failures++, this.opts.backoff);
+      if (!entry.forgotten) this.opts.onError?.(key, err, again);
+    }
+    entry.running = false;
+    this.active--;
+    if (entry.forgotten || this.stopped) this.entries.delete(key);
+    else if (entry.dirty) this.ready.push(key);
+    else if (again !== undefined && Number.isFinite(again)) this.addAfter(key, again);
+    else if (!entry.timer) this.entries.delete(key);
+    this.pump();
   }
 }

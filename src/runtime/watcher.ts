@@ -1,4 +1,4 @@
-// Why: our own list+watch loop; the client-node informer stops for good on most errors (DESIGN.md, issue #4).
+// Why: our own list+watch loop; the client-node informer stops for good on most errors.
 // It knows nothing of handlers: it emits objects and a "listed" marker, and never exits the process.
 import { ApiError, type Api, type KubeObject } from '../kube/api.ts';
 import { DEFAULT_BACKOFF, backoffDelay, sleep as realSleep, type BackoffPolicy } from './backoff.ts';

@@ -1,4 +1,4 @@
-// The local control plane itself (issue #2): real components, real controllers, real RBAC, loopback only.
+// The local control plane itself: real components, real controllers, real RBAC, loopback only.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';

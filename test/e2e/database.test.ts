@@ -1,4 +1,4 @@
-// The Database operator end to end (issue #5): mongo or mysql Pod + NodePort Service per Database.
+// The Database operator end to end: mongo or mysql Pod + NodePort Service per Database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
@@ -26,14 +26,14 @@ describe('Database operator', () => {
     await applyObjects(db(ns, 'm1', { type: 'mongo' }), db(ns, 'm2', { type: 'mongo' }));
     const m1 = await ready('m1');
     await ready('m2');
-    expect(m1.status.database_create.message).toBe('Pod and Service created by Database m1');
-    expect(m1.status.database_create.kubectl).toMatch(/pod\/m1-mongo (created|configured|unchanged)/);
+    expect(m1.status.database.message).toBe('Pod and Service created by Database m1');
+    expect(m1.status.database.kubectl).toMatch(/pod\/m1-mongo (created|configured|unchanged)/);
     const pod = await getJson(['pod', 'm1-mongo', '-n', ns]);
     expect(pod.spec.containers[0].image).toBe('mongo:4.0');
     const svc = await getJson(['service', 'm1', '-n', ns]);
     expect(svc.spec.type).toBe('NodePort');
     expect(svc.spec.ports[0].port).toBe(27017);
-    expect(m1.status.database_create.nodePort).toBe(svc.spec.ports[0].nodePort);
+    expect(m1.status.database.nodePort).toBe(svc.spec.ports[0].nodePort);
     const selector = Object.entries(svc.spec.selector as Record<string, string>).map(([key, v]) => `${key}=${v}`).join(',');
     const selected = await getJson<{ items: any[] }>(['pods', '-n', ns, '-l', selector]);
     expect(selected!.items.map((p) => p.metadata.name)).toEqual(['m1-mongo']);
@@ -56,7 +56,7 @@ describe('Database operator', () => {
     }
     // Generated once: a re-apply keeps the same password.
     await k(['annotate', 'database', 'my', '-n', ns, 'touch=1']);
-    await waitFor('update handled', async () => (await getJson(['database', 'my', '-n', ns])).status?.database_update);
+    await waitFor('update handled', async () => (await getJson<{ items: unknown[] }>(['events', '-n', ns, '--field-selector', 'involvedObject.name=my,reason=Updated']))!.items.length > 0);
     const again = await getJson(['secret', 'my-mysql-root', '-n', ns]);
     expect(Buffer.from(again.data.password, 'base64').toString()).toBe(password);
   });

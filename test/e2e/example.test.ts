@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOperators, type RunningOperators } from 'kustomate';
-import { basesDir, website } from '../../examples/website/operator.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, waitFor } from './helpers.ts';
+import { website } from '../../examples/website/operator.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, startOperator, waitFor } from './helpers.ts';
 
 describe('the README example (examples/website)', () => {
   let ns: string;
@@ -14,7 +14,7 @@ describe('the README example (examples/website)', () => {
     await k(['apply', '-f', 'examples/website/crd.yaml']);
     await k(['wait', '--for=condition=Established', 'crd/websites.example.kustomate.io', '--timeout=60s']);
     ns = await createNamespace('e2e-website');
-    running = await startOperators({ operators: [website], basesDir, namespaces: [ns], kubeconfig: kubeconfig(), kubectl: KUBECTL, logger: pino({ level: 'error' }) });
+    running = await startOperators({ operators: [website], namespaces: [ns], kubeconfig: kubeconfig(), kubectl: KUBECTL, logger: pino({ level: 'error' }) });
   });
   afterAll(async () => {
     await deleteNamespace(ns);
@@ -44,5 +44,22 @@ describe('the README example (examples/website)', () => {
 
     await k(['delete', 'website', 'home', '-n', ns, '--timeout=90s']);
     expect(await getJson(['deployment', 'home-web', '-n', ns])).toBeUndefined();
+  });
+
+  it('runs from the command line too: kustomate run ./examples/website/operator.ts', async () => {
+    const other = await createNamespace('e2e-website-cli');
+    const cli = startOperator(['--namespace', other, './examples/website/operator.ts']);
+    try {
+      await applyObjects({ apiVersion: 'example.kustomate.io/v1', kind: 'Website', metadata: { name: 'cli', namespace: other }, spec: { replicas: 1 } });
+      const site = await waitFor('Ready', async () => {
+        const w = await getJson(['website', 'cli', '-n', other]);
+        return readyCondition(w)?.status === 'True' && w;
+      });
+      expect(site.status.website.message).toMatch(/deployment\.apps\/cli-web (created|configured|unchanged)/);
+      expect((await getJson(['configmap', 'cli-content', '-n', other])).data.message).toBe('hello');
+      await deleteNamespace(other);
+    } finally {
+      await cli.stop();
+    }
   });
 });

@@ -1,4 +1,4 @@
-// The Gordon operator end to end (issue #5): replicas through the spec, pods listed in status by a timer.
+// The Gordon operator end to end: replicas through the spec, pods listed in status by a timer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 

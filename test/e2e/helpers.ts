@@ -96,6 +96,37 @@ export function startOperator(args: string[], env: Record<string, string> = {}):
   };
 }
 
+/** The JSON log lines of an operator process. */
+export function lines(op: OperatorProcess): Array<Record<string, any>> {
+  return op
+    .logs()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, any>);
+}
+
+/** The port an operator process serves /healthz, /readyz and /metrics on (it was started with --health-port 0). */
+export const healthPort = (op: OperatorProcess) =>
+  waitFor('health port', async () => lines(op).find((l) => l.msg?.startsWith('serving /healthz'))?.port as number | undefined, 30_000);
+
+/** The sum of one metric's samples on an operator process's /metrics, over every label set matching `labels`. */
+export async function metric(op: OperatorProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${await healthPort(op)}/metrics`)).text();
+  return sumMetric(text, name, labels);
+}
+
+/** The sum of one metric's samples in Prometheus text, over every label set matching `labels`. */
+export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+)(?:\{(.*)\})? ([0-9.e+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
 export const readyCondition = (obj: any) => obj?.status?.conditions?.find((c: any) => c.type === 'Ready');
 
 /** A namespaced test CRD with a status subresource; `properties` describe spec and status. */

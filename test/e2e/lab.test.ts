@@ -1,4 +1,4 @@
-// The workshop scripts themselves run in CI, so the lab never drifts from the code (DESIGN.md).
+// The workshop scripts themselves run in CI, so the lab never drifts from the code.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';

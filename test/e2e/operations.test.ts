@@ -1,24 +1,14 @@
-// Operations end to end (issue #4): real `kustomate run` processes — leader election, health and metrics,
+// Operations end to end: real `kustomate run` processes — leader election, health and metrics,
 // SIGKILL and restart, bursts of updates, relists, and an API server that goes away and comes back.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restartApiServer } from '../../lab/cluster/cluster.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, healthPort, k, KUBECTL, lines, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
 
-/** The JSON log lines of an operator process. */
-function lines(op: OperatorProcess): Array<Record<string, any>> {
-  return op
-    .logs()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, any>);
-}
-
-const healthPort = (op: OperatorProcess) => waitFor('health port', async () => lines(op).find((l) => l.msg?.startsWith('serving /healthz'))?.port as number | undefined, 30_000);
 const isLeader = (op: OperatorProcess) => lines(op).some((l) => l.msg === 'became the leader');
 const created = (op: OperatorProcess, name: string) => lines(op).some((l) => l.name === name && l.msg === 'create succeeded');
 
@@ -64,7 +54,7 @@ describe('operations', () => {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/kustomate_kubectl_runs_total\{verb="apply",result="ok"\} [1-9]/);
-    expect(metrics).toMatch(/kustomate_handler_runs_total\{operator="sample",handler="sample_create",cause="create",result="ok"\} 1/);
+    expect(metrics).toMatch(/kustomate_handler_runs_total\{operator="sample",handler="sample",cause="create",result="ok"\} 1/);
   });
 
   it('with leader election only the leader reconciles; another takes over once the lease expires, at once after a graceful stop', async () => {

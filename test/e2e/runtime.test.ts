@@ -1,8 +1,8 @@
-// The runtime end to end (issue #4), in-process: a test operator built with the public API, on the real cluster.
+// The runtime end to end, in-process: a test operator built with the public API, on the real cluster.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Operator, PermanentError, startOperators, type Handler, type RunningOperators } from 'kustomate';
-import { DEFAULT_BASES_DIR } from '../../src/cli/paths.ts';
+import { Operator, PermanentError, TemporaryError, startOperators, type Handler, type RunningOperators } from 'kustomate';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, testCrd, waitFor } from './helpers.ts';
 
 const crd = testCrd('e2e.kustomate.io', 'Flaky', 'flakies', {
@@ -12,19 +12,32 @@ const crd = testCrd('e2e.kustomate.io', 'Flaky', 'flakies', {
 
 /** Each attempt's time, per object: what the test measures delays from. */
 const attempts = new Map<string, number[]>();
+/** Attempts running now, and the most ever running at once, per object. */
+const inFlight = new Map<string, number>();
+const mostAtOnce = new Map<string, number>();
 
 interface FlakySpec {
   failTimes?: number;
   permanent?: boolean;
   sleepMs?: number;
   failDelete?: boolean;
+  /** Throw TemporaryError asking for this delay. */
+  laterMs?: number;
 }
 
 /** Fails `spec.failTimes` times for each new spec, for good with `spec.permanent`, or sleeps `spec.sleepMs`. */
 const flaky: Handler = async (ctx) => {
   const spec = ctx.spec as FlakySpec;
   attempts.set(ctx.name, [...(attempts.get(ctx.name) ?? []), Date.now()]);
-  if (spec.sleepMs) await new Promise((r) => setTimeout(r, spec.sleepMs));
+  inFlight.set(ctx.name, (inFlight.get(ctx.name) ?? 0) + 1);
+  mostAtOnce.set(ctx.name, Math.max(mostAtOnce.get(ctx.name) ?? 0, inFlight.get(ctx.name)!));
+  try {
+    // Sleeps through its abort signal on purpose: a handler that ignores it must still never overlap itself.
+    if (spec.sleepMs) await new Promise((r) => setTimeout(r, spec.sleepMs));
+  } finally {
+    inFlight.set(ctx.name, inFlight.get(ctx.name)! - 1);
+  }
+  if (spec.laterMs) throw new TemporaryError('come back much later', spec.laterMs);
   if (spec.permanent) throw new PermanentError('told to fail for good', 'ToldToFail');
   if (ctx.retry < (spec.failTimes ?? 0)) throw new Error(`planned failure ${ctx.retry + 1}`);
   return { message: `ok after ${ctx.retry} retries` };
@@ -121,6 +134,22 @@ describe('runtime, in-process on the real cluster', () => {
     expect(readyCondition(hopeless).message).toContain('gave up after 3 retries: planned failure 4');
     expect(hopeless.status.conditions.find((c: any) => c.type === 'Stalled').status).toBe('True');
     expect(attempts.get('hopeless')).toHaveLength(4);
+    // A timed-out attempt that ignored its signal still ran to its end before the next one started.
+    await waitFor('slow gives up', async () => readyCondition(await getJson(['flaky', 'slow', '-n', ns]))?.reason === 'RetriesExhausted', 90_000);
+    expect(attempts.get('slow')).toHaveLength(4);
+    expect(mostAtOnce.get('slow')).toBe(1);
+  });
+
+  it('waits a retry delay longer than 2^31 ms instead of reconciling again at once', async () => {
+    const reconciles = async () => (await running.manager.metrics.reconciles.get()).values.reduce((n, v) => n + v.value, 0);
+    await applyObjects(flakyObj('patient', { laterMs: 3_000_000_000 }));
+    const waiting = await ready('patient', 'False');
+    expect(readyCondition(waiting)).toMatchObject({ reason: 'TemporaryError', message: 'flaky_create: come back much later' });
+    await new Promise((r) => setTimeout(r, 1_000));
+    const before = await reconciles();
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect(await reconciles()).toBe(before);
+    expect(attempts.get('patient')).toHaveLength(1);
   });
 
   it('runs a filtered handler only once the object carries the label', async () => {

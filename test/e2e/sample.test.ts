@@ -1,9 +1,9 @@
-// The Sample operator end to end (issue #3): a real operator process, real kubectl, the real control plane.
+// The Sample operator end to end: a real operator process, real kubectl, the real control plane.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BASES_DIR } from '../../src/cli/paths.ts';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const sampleObj = (namespace: string, name: string, count: unknown) => ({
@@ -31,13 +31,13 @@ describe('Sample operator', () => {
     await operator.stop();
   });
 
-  it("count 2 gives a Deployment with 2 Running pods and kubectl's output in status.sample_create.message", async () => {
+  it("count 2 gives a Deployment with 2 Running pods and kubectl's output in status.sample.message", async () => {
     await applyObjects(sampleObj(ns, 'obj', 2));
     const sam = await waitFor('Sample Ready', async () => {
       const s = await getJson(['sample', 'obj', '-n', ns]);
       return readyCondition(s)?.status === 'True' && s;
     });
-    expect(sam.status.sample_create.message).toMatch(/deployment\.apps\/obj-demo-deploy (created|configured|unchanged)/);
+    expect(sam.status.sample.message).toMatch(/deployment\.apps\/obj-demo-deploy (created|configured|unchanged)/);
     expect(sam.status.observedGeneration).toBe(sam.metadata.generation);
     const deploy = await getJson(['deployment', 'obj-demo-deploy', '-n', ns]);
     expect(deploy.spec.replicas).toBe(2);
@@ -124,7 +124,7 @@ describe('Sample operator with a broken base', () => {
       const s = await getJson(['sample', 'obj', '-n', ns]);
       return readyCondition(s)?.status === 'True' && s;
     }, 90_000);
-    expect(recovered.status.sample_create.message).toContain('obj-demo-deploy');
+    expect(recovered.status.sample.message).toContain('obj-demo-deploy');
     expect((await getJson(['deployment', 'obj-demo-deploy', '-n', ns])).spec.replicas).toBe(1);
   });
 });

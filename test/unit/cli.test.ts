@@ -45,6 +45,18 @@ describe('kustomate command line', () => {
     expect(again.stderr).toContain('is not empty');
   });
 
+  it('render takes the operator from a module with --operator, and uses the bases it names', async () => {
+    const cr = await file('site.yaml', stringify({ apiVersion: 'example.kustomate.io/v1', kind: 'Website', metadata: { name: 'home', namespace: 'web' }, spec: { replicas: 3, message: 'hi' } }));
+    const r = await cli(['render', '-f', cr, '--operator', 'examples/website/operator.ts']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS());
+    expect(docs.find((d) => d.kind === 'Deployment')).toMatchObject({ metadata: { name: 'home-web', namespace: 'web' }, spec: { replicas: 3 } });
+    expect(docs.find((d) => d.kind === 'ConfigMap')).toMatchObject({ data: { message: 'hi' } });
+    const builtIn = await cli(['render', '-f', cr]);
+    expect(builtIn.exitCode).toBe(2);
+    expect(builtIn.stderr).toContain('no operator handles Website');
+  });
+
   it('render explains a bad file with exit code 2 and no stack trace', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['render', '-f', path.join(dir, 'missing.yaml')], /cannot read .*missing\.yaml: ENOENT/],
@@ -63,7 +75,13 @@ describe('kustomate command line', () => {
   });
 
   it('run refuses an unknown operator, conflicting namespace flags and a missing kubeconfig', async () => {
-    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon)');
+    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon; or a module path');
+    const missing = await cli(['run', './no-such-operator.ts']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/cannot load operator module \.\/no-such-operator\.ts: no such file/);
+    const empty = await cli(['run', await file('empty.mjs', 'export const x = 1;\n')]);
+    expect(empty.exitCode).toBe(2);
+    expect(empty.stderr).toContain('exports no Operator');
     expect((await cli(['run', '-A', '-n', 'x'])).stderr).toContain('--all-namespaces and --namespace exclude each other');
     const none = await cli(['run']);
     expect(none.exitCode).toBe(2);

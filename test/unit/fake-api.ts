@@ -34,6 +34,8 @@ export class FakeApi implements Api {
   private rv = 1;
   /** Throw this from the next matching request, once. */
   failNext?: { method: string; error: ApiError };
+  /** Throw what this returns (for every request it returns an error for). */
+  failWhen?: (method: string, path: string) => ApiError | undefined;
 
   put(path: string, obj: KubeObject): KubeObject {
     const stored = structuredClone(obj);
@@ -50,6 +52,8 @@ export class FakeApi implements Api {
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     this.calls.push({ method, path, body: opts.body });
+    const injected = this.failWhen?.(method, path);
+    if (injected) throw injected;
     if (this.failNext && this.failNext.method === method) {
       const { error } = this.failNext;
       this.failNext = undefined;

@@ -65,6 +65,33 @@ describe('leader election', () => {
     expect(api.lease.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1, leaseDurationSeconds: 15 });
   });
 
+  it('stops leading by the renew deadline when a renewal hangs, instead of waiting for the request to time out', async () => {
+    const api = new LeaseApi();
+    const events: string[] = [];
+    const a = new LeaderElector({
+      api,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'a',
+      leaseDurationMs: 900,
+      renewDeadlineMs: 600,
+      retryPeriodMs: 100,
+      logger: pino({ level: 'silent' }),
+      onStartedLeading: () => events.push(`leads ${Date.now()}`),
+      onStoppedLeading: () => events.push(`stops ${Date.now()}`),
+    });
+    a.start();
+    while (!a.isLeader) await new Promise((r) => setTimeout(r, 5));
+    // From now on every request hangs until its caller gives up (an API server that stopped answering).
+    const hung = Date.now();
+    api.request = (_m, _p, opts = {}) =>
+      new Promise((_, reject) => opts.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    while (a.isLeader) await new Promise((r) => setTimeout(r, 5));
+    const stoppedAfter = Number(events.at(-1)!.split(' ')[1]) - hung;
+    expect(stoppedAfter).toBeLessThan(600 + 100);
+    await a.stop();
+  });
+
   it('writes MicroTime with six fractional digits', () => {
     expect(microTime(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('2026-01-02T03:04:05.678000Z');
   });

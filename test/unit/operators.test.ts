@@ -1,32 +1,31 @@
-import { pino } from 'pino';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { DEFAULT_BASES_DIR } from '../../src/cli/paths.ts';
-import { resourcePath, type KubeObject } from '../../src/kube/api.ts';
-import { renderKustomization } from '../../src/kubectl/kustomize.ts';
-import { createKubectlRunner, type KubectlRunner } from '../../src/kubectl/runner.ts';
-import { createWorkdir } from '../../src/kustomize/workdir.ts';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
+import type { KubeObject } from '../../src/kube/api.ts';
+import { createKubectlRunner } from '../../src/kubectl/runner.ts';
+import { renderSpec } from '../../src/kustomize/commands.ts';
 import { database, databaseProblems } from '../../src/operators/database/index.ts';
 import { gordon, gordonReplicas } from '../../src/operators/gordon/index.ts';
-import { adopt } from '../../src/runtime/adopt.ts';
-import { createEventRecorder } from '../../src/runtime/events.ts';
-import { Operator } from '../../src/runtime/operator.ts';
-import { Reactor } from '../../src/runtime/reactor.ts';
-import { StatusWriter } from '../../src/runtime/status.ts';
+import { adopt } from '../../src/operator/adopt.ts';
+import type { Operator } from '../../src/operator/operator.ts';
 import { kubectlBinary } from '../helpers/kubectl-binary.ts';
-import { FakeApi } from './fake-api.ts';
 
 const kubectl = createKubectlRunner({ binary: kubectlBinary() });
 const dbObj = (spec: unknown, name = 'db1'): KubeObject => ({ apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name, namespace: 'ns', uid: 'u-1' }, spec });
 
-async function renderDocs(op: Operator, obj: KubeObject) {
-  const wd = await createWorkdir(op.render(obj), { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: 'ns', uid: obj.metadata.uid }, { basesDir: DEFAULT_BASES_DIR });
+async function renderDocs(op: Operator<any>, obj: KubeObject) {
+  const { spec } = op.render(obj)[0]!;
+  const owner = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: 'ns', uid: obj.metadata.uid };
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-render-'));
   try {
-    const r = await renderKustomization(kubectl, wd.dir);
-    expect(r.stderr).toBe('');
-    return parseAllDocuments(r.stdout).map((d) => d.toJS());
+    const { result } = await renderSpec({ kubectl, basesDir: DEFAULT_BASES_DIR }, spec, owner, path.join(out, 'wd'));
+    expect(result.stderr).toBe('');
+    return parseAllDocuments(result.stdout).map((d) => d.toJS());
   } finally {
-    await wd.cleanup();
+    await fs.rm(out, { recursive: true, force: true });
   }
 }
 
@@ -86,49 +85,5 @@ describe('adopt', () => {
       labels: { keep: 'me', 'app.kubernetes.io/managed-by': 'kustomate', 'app.kubernetes.io/instance': 'db1', 'kustomate.io/owner': 'database.zalando.org.db1' },
       ownerReferences: [{ uid: 'other' }, { apiVersion: 'zalando.org/v1', kind: 'Database', name: 'db1', uid: 'u-1', controller: true, blockOwnerDeletion: true }],
     });
-  });
-});
-
-describe('timers', () => {
-  it('run after a successful create, write status only when the result changes, and come back every interval', async () => {
-    const api = new FakeApi();
-    let now = 0;
-    let value = 'a';
-    let runs = 0;
-    const op = new Operator({ name: 't', resource: { group: 'x.io', version: 'v1', plural: 'things', kind: 'Thing' } })
-      .onCreate('thing_create', () => ({ message: 'made' }))
-      .timer('thing_tick', { intervalMs: 1_000 }, () => {
-        runs++;
-        return { value };
-      });
-    const path = resourcePath(op.resource, 'ns', 'a');
-    api.put(path, { apiVersion: 'x.io/v1', kind: 'Thing', metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: {} });
-    const noKubectl: KubectlRunner = async () => {
-      throw new Error('no kubectl here');
-    };
-    const reactor = new Reactor({
-      api,
-      operator: op,
-      status: new StatusWriter(api, op.resource),
-      events: createEventRecorder(api, () => {}),
-      logger: pino({ level: 'silent' }),
-      kubectl: noKubectl,
-      basesDir: DEFAULT_BASES_DIR,
-      now: () => now,
-    });
-    expect(await reactor.reconcile(api.get(path)!)).toBe(1_000);
-    expect(api.get(path)!.status?.thing_tick).toEqual({ value: 'a' });
-    const writes = () => api.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/status')).length;
-    const before = writes();
-    now = 400;
-    expect(await reactor.reconcile(api.get(path)!)).toBe(600);
-    now = 1_000;
-    await reactor.reconcile(api.get(path)!);
-    expect(runs).toBe(2);
-    expect(writes()).toBe(before);
-    value = 'b';
-    now = 2_000;
-    await reactor.reconcile(api.get(path)!);
-    expect(api.get(path)!.status?.thing_tick).toEqual({ value: 'b' });
   });
 });

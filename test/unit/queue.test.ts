@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { WorkQueue } from '../../src/runtime/queue.ts';
+import { MAX_DELAY_MS, WorkQueue } from '../../src/runtime/queue.ts';
 
 function deferred() {
   let resolve!: () => void;
@@ -11,43 +11,120 @@ describe('work queue', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('runs one worker per key at a time and lets the latest item win', async () => {
+  it('runs one worker per key at a time; any number of adds during a run give exactly one more run', async () => {
     const gate = deferred();
-    const seen: number[] = [];
+    let runs = 0;
     let running = 0;
     let maxRunning = 0;
-    const q = new WorkQueue<number>(
-      async (_key, item) => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        seen.push(item);
-        if (item === 1) await gate.promise;
-        running--;
-      },
-      { concurrency: 4 },
-    );
-    q.add('a', 1);
-    for (let i = 2; i <= 50; i++) q.add('a', i);
+    const q = new WorkQueue(async () => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (++runs === 1) await gate.promise;
+      running--;
+      return undefined;
+    }, { concurrency: 4 });
+    q.add('a');
+    for (let i = 0; i < 50; i++) q.add('a');
     gate.resolve();
     await q.idle();
     expect(maxRunning).toBe(1);
-    expect(seen).toEqual([1, 50]);
+    expect(runs).toBe(2);
+  });
+
+  it('never lets a requeue from a worker hold back a newer state: the next run reads it at once', async () => {
+    // The worker reads the object's state when it starts, as the reconciler loads the current object.
+    const store = { state: 'v1' };
+    const gate = deferred();
+    const seen: string[] = [];
+    const q = new WorkQueue(async () => {
+      seen.push(store.state);
+      if (seen.length === 1) await gate.promise;
+      return 60_000; // a retry or a timer, asked for by the run that saw v1
+    }, { concurrency: 1 });
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    store.state = 'v2';
+    q.add('a');
+    gate.resolve();
+    await q.idle();
+    expect(seen).toEqual(['v1', 'v2']);
+  });
+
+  it('keeps a key forgotten while it ran: its requeue is dropped and it never runs again', async () => {
+    const gate = deferred();
+    let runs = 0;
+    const q = new WorkQueue(async () => {
+      runs++;
+      await gate.promise;
+      return 5_000;
+    }, { concurrency: 1 });
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    q.forget('a');
+    gate.resolve();
+    await q.idle();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(runs).toBe(1);
+    expect(q.size).toBe(0);
+  });
+
+  it('waits a delay longer than 2^31 ms instead of running at once', async () => {
+    let runs = 0;
+    const q = new WorkQueue(async () => void runs++, { concurrency: 1 });
+    q.addAfter('a', MAX_DELAY_MS + 10_000);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(runs).toBe(0);
+    await vi.advanceTimersByTimeAsync(MAX_DELAY_MS);
+    expect(runs).toBe(0);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(runs).toBe(1);
+  });
+
+  it('runs a key again after addAfter, unless newer work runs it first; keeps the earlier of two delays', async () => {
+    const seen: number[] = [];
+    const q = new WorkQueue(async () => void seen.push(Date.now()), { concurrency: 1 });
+    const t0 = Date.now();
+    q.addAfter('a', 1_000);
+    q.addAfter('a', 5_000);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(seen).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(seen).toEqual([t0 + 1_000]);
+    q.addAfter('b', 1_000);
+    q.add('b');
+    await q.idle();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retries a worker that throws with growing delays, and a success resets them', async () => {
+    const times: number[] = [];
+    let fail = 3;
+    const errors: number[] = [];
+    const q = new WorkQueue(async () => {
+      times.push(Date.now());
+      if (fail-- > 0) throw new Error('API unreachable');
+      return undefined;
+    }, { concurrency: 1, backoff: { baseMs: 100, maxMs: 10_000, factor: 2, jitter: 0 }, onError: (_k, _e, ms) => errors.push(ms) });
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(errors).toEqual([100, 200, 400]);
+    expect(times).toHaveLength(4);
+    expect(q.size).toBe(0);
   });
 
   it('bounds concurrency across keys', async () => {
     const gates = Array.from({ length: 5 }, deferred);
     let running = 0;
     let maxRunning = 0;
-    const q = new WorkQueue<number>(
-      async (_k, i) => {
-        running++;
-        maxRunning = Math.max(maxRunning, running);
-        await gates[i]!.promise;
-        running--;
-      },
-      { concurrency: 2 },
-    );
-    for (let i = 0; i < 5; i++) q.add(`k${i}`, i);
+    const q = new WorkQueue(async (key) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await gates[Number(key)]!.promise;
+      running--;
+      return undefined;
+    }, { concurrency: 2 });
+    for (let i = 0; i < 5; i++) q.add(String(i));
     expect(q.running).toBe(2);
     expect(q.depth).toBe(3);
     gates.forEach((g) => g.resolve());
@@ -56,45 +133,30 @@ describe('work queue', () => {
   });
 
   it('forgets idle keys, so memory stays flat', async () => {
-    const q = new WorkQueue<number>(async () => {}, { concurrency: 3 });
-    for (let i = 0; i < 1000; i++) q.add(`k${i}`, i);
+    const q = new WorkQueue(async () => undefined, { concurrency: 3 });
+    for (let i = 0; i < 1000; i++) q.add(`k${i}`);
     await q.idle();
     expect(q.size).toBe(0);
   });
 
-  it('runs a key again after addAfter, unless newer work runs it first', async () => {
-    const seen: string[] = [];
-    const q = new WorkQueue<string>(async (_k, item) => void seen.push(item), { concurrency: 1 });
-    q.addAfter('a', 'retry', 1_000);
-    await vi.advanceTimersByTimeAsync(999);
-    expect(seen).toEqual([]);
-    await vi.advanceTimersByTimeAsync(1);
-    await q.idle();
-    expect(seen).toEqual(['retry']);
-    q.addAfter('b', 'late', 1_000);
-    q.add('b', 'now');
-    await q.idle();
-    await vi.advanceTimersByTimeAsync(2_000);
-    expect(seen).toEqual(['retry', 'now']);
-  });
-
   it('stop() waits for the running worker and takes no more work', async () => {
     const gate = deferred();
-    const seen: number[] = [];
-    const q = new WorkQueue<number>(async (_k, i) => {
-      seen.push(i);
+    const seen: string[] = [];
+    const q = new WorkQueue(async (key) => {
+      seen.push(key);
       await gate.promise;
+      return undefined;
     }, { concurrency: 1 });
-    q.add('a', 1);
-    q.add('b', 2);
+    q.add('a');
+    q.add('b');
     const stopped = q.stop();
-    q.add('c', 3);
+    q.add('c');
     gate.resolve();
     await stopped;
-    expect(seen).toEqual([1]);
+    expect(seen).toEqual(['a']);
   });
 
   it('rejects a concurrency below 1', () => {
-    expect(() => new WorkQueue(async () => {}, { concurrency: 0 })).toThrow(/concurrency/);
+    expect(() => new WorkQueue(async () => undefined, { concurrency: 0 })).toThrow(/concurrency/);
   });
 });

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { readCustomResource } from '../../src/cli/render.ts';
-import { DEFAULT_BASES_DIR } from '../../src/cli/paths.ts';
-import { renderKustomization } from '../../src/kubectl/kustomize.ts';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { createKubectlRunner } from '../../src/kubectl/runner.ts';
 import { createWorkdir, type KustomizeSpec, type Owner } from '../../src/kustomize/workdir.ts';
 import { OWNER_LABEL } from '../../src/kustomize/labels.ts';
@@ -23,7 +22,7 @@ type Doc = { kind: string; metadata: { name: string; namespace?: string; labels?
 async function render(spec: KustomizeSpec, owner: Owner, basesDir = DEFAULT_BASES_DIR): Promise<Doc[]> {
   const wd = await createWorkdir(spec, owner, { basesDir });
   cleanups.push(wd.cleanup);
-  const result = await renderKustomization(kubectl, wd.dir);
+  const result = await kubectl(['kustomize', wd.dir]);
   expect(result.stderr).toBe('');
   expect(result.exitCode).toBe(0);
   return parseAllDocuments(result.stdout).map((d) => d.toJS() as Doc);
@@ -34,13 +33,13 @@ const owner = (name: string, uid?: string): Owner => ({ apiVersion: 'nuvolaris.o
 describe('kustomize work dir', () => {
   it("renders the seed's demo-obj.yaml as a Deployment with replicas 2 in namespace demo", async () => {
     const obj = await readCustomResource(path.resolve('lab/demo-obj.yaml'));
-    const docs = await render(sample.render(obj), owner(obj.metadata.name));
+    const docs = await render(sample.render(obj)[0]!.spec, owner(obj.metadata.name));
     expect(docs).toHaveLength(1);
     expect(docs[0]).toMatchObject({ kind: 'Deployment', metadata: { namespace: 'demo' }, spec: { replicas: 2 } });
   });
 
   it('writes a count given as a numeric string as the number it names', async () => {
-    const docs = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 's' }, spec: { count: '3' } }), owner('s'));
+    const docs = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 's' }, spec: { count: '3' } })[0]!.spec, owner('s'));
     expect(docs[0]!.spec.replicas).toBe(3);
   });
 
@@ -70,14 +69,14 @@ describe('kustomize work dir', () => {
     cleanups.push(wd.cleanup);
     const written = parse(await fs.readFile(path.join(wd.dir, 'instance', 'patch.yaml'), 'utf8'));
     expect(written.metadata.annotations).toEqual(hostile);
-    const docs = parseAllDocuments((await renderKustomization(kubectl, wd.dir)).stdout).map((d) => d.toJS() as Doc);
+    const docs = parseAllDocuments((await kubectl(['kustomize', wd.dir])).stdout).map((d) => d.toJS() as Doc);
     expect(docs).toHaveLength(1);
     expect(docs[0]!.metadata.annotations).toEqual(hostile);
   });
 
   it('gives two instances in one namespace distinct names and selectors', async () => {
-    const [a] = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 'a' }, spec: { count: 1 } }), owner('a'));
-    const [b] = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 'b' }, spec: { count: 1 } }), owner('b'));
+    const [a] = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 'a' }, spec: { count: 1 } })[0]!.spec, owner('a'));
+    const [b] = await render(sample.render({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 'b' }, spec: { count: 1 } })[0]!.spec, owner('b'));
     expect(a!.metadata.name).not.toBe(b!.metadata.name);
     expect(a!.spec.selector.matchLabels[OWNER_LABEL]).toBe('sample.nuvolaris.org.a');
     expect(b!.spec.selector.matchLabels[OWNER_LABEL]).toBe('sample.nuvolaris.org.b');

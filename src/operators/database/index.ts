@@ -3,8 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError, type Api, type KubeObject } from '../../kube/api.ts';
 import type { KustomizeSpec } from '../../kustomize/workdir.ts';
-import { PermanentError } from '../../runtime/errors.ts';
-import { Operator, type HandlerContext } from '../../runtime/operator.ts';
+import { PermanentError } from '../../operator/errors.ts';
+import { Operator, type HandlerContext } from '../../operator/operator.ts';
 import { at } from '../validate.ts';
 
 export const DATABASE_TYPES = {
@@ -12,6 +12,12 @@ export const DATABASE_TYPES = {
   mysql: { image: 'mysql:8.0', port: 3306 },
 } as const;
 export type DatabaseType = keyof typeof DATABASE_TYPES;
+
+/** The Database's spec, as the CRD describes it. */
+export interface DatabaseSpec {
+  type: DatabaseType;
+  image?: string;
+}
 
 /** The problems of a Database's spec: the type must be known (the CRD's enum can be bypassed by an older CRD). */
 export function databaseProblems(obj: KubeObject): string[] {
@@ -64,7 +70,7 @@ const secretPath = (obj: KubeObject) =>
   `/api/v1/namespaces/${encodeURIComponent(obj.metadata.namespace ?? 'default')}/secrets/${encodeURIComponent(secretName(obj))}`;
 
 /** Creates the root password Secret once; an existing one is kept, so the password never changes. */
-async function ensureSecret(ctx: HandlerContext): Promise<void> {
+async function ensureSecret(ctx: HandlerContext<DatabaseSpec>): Promise<void> {
   const { api, body } = ctx;
   try {
     await api.request('GET', secretPath(body));
@@ -104,11 +110,12 @@ async function nodePort(api: Api, obj: KubeObject): Promise<number | undefined> 
   return svc.spec?.ports?.[0]?.nodePort;
 }
 
-export const database = new Operator({
+export const database = new Operator<DatabaseSpec>({
   name: 'database',
   resource: { group: 'zalando.org', version: 'v1', plural: 'databases', kind: 'Database' },
 })
   .validate(databaseProblems)
+  // The seed's message, kubectl's output and the nodePort land in status.database.
   .kustomize('database', databaseSpec, {
     beforeApply: async (ctx) => (typeOf(ctx.body) === 'mysql' ? ensureSecret(ctx) : removeSecret(ctx.api, ctx.body)),
     result: async (ctx, output) => ({

@@ -2,7 +2,7 @@
 // Better than the seed: a Deployment restarts dead pods, and a timer keeps the pod list in status true.
 import type { KubeObject } from '../../kube/api.ts';
 import { ownerSelector } from '../../kustomize/labels.ts';
-import { Operator } from '../../runtime/operator.ts';
+import { Operator } from '../../operator/operator.ts';
 import { at, problemsOf, required, wholeNumber } from '../validate.ts';
 
 /** How often the pod list in status is refreshed, per Gordon. */
@@ -19,7 +19,12 @@ interface PodList {
   }>;
 }
 
-export const gordon = new Operator({
+/** The Gordon's spec, as the CRD describes it. */
+export interface GordonSpec {
+  gordon: { replicas: number };
+}
+
+export const gordon = new Operator<GordonSpec>({
   name: 'gordon',
   resource: { group: 'operator.prgcont.cz', version: 'v1', plural: 'gordons', kind: 'Gordon' },
 })

@@ -1,6 +1,6 @@
 // Why: the Sample operator of the Nuvolaris training: spec.count becomes the demo Deployment's replicas.
 import type { KubeObject } from '../../kube/api.ts';
-import { Operator } from '../../runtime/operator.ts';
+import { Operator } from '../../operator/operator.ts';
 import { at, problemsOf, required, wholeNumber } from '../validate.ts';
 
 /** spec.count as a whole number ≥ 0; a numeric string ("3") is accepted, anything else is a problem. */
@@ -8,11 +8,17 @@ export function sampleCount(obj: KubeObject): number | string {
   return wholeNumber(at(obj, ['spec', 'count']), 'spec.count');
 }
 
-export const sample = new Operator({
+/** The Sample's spec, as the CRD describes it. */
+export interface SampleSpec {
+  count: number;
+}
+
+export const sample = new Operator<SampleSpec>({
   name: 'sample',
   resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' },
 })
   .validate((obj) => problemsOf(sampleCount(obj)))
+  // kubectl's output lands in status.sample.message.
   .kustomize('sample', (obj) => {
     const replicas = required(sampleCount(obj));
     return {

@@ -1,4 +1,4 @@
-// Why: objects a handler creates itself (not through kustomize) get the same ownership as rendered ones (issue #4).
+// Why: objects a handler creates itself (not through kustomize) get the same ownership as rendered ones.
 import type { KubeObject } from '../kube/api.ts';
 import { ownerLabels, ownerReference } from '../kustomize/labels.ts';
 

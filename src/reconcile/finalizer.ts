@@ -1,5 +1,17 @@
-// Why: a finalizer makes delete handlers (and `delete -k`) finish before the object goes away.
-// Both patches are guarded, so another controller's finalizers are never lost.
+// Why: a finalizer makes delete steps (`delete -k`, delete handlers) finish before the object goes away
+// (https://kubernetes.io/docs/concepts/overview/working-with-objects/finalizers/).
+//
+// Guarantees:
+// - Delete steps run, to success, before the object can disappear: the API server keeps an object with a
+//   finalizer, only marking it with deletionTimestamp, until every finalizer is removed.
+// - Only kustomate's own entry is ever added or removed; both patches are guarded (resourceVersion, or a JSON
+//   patch `test`), so another controller's finalizer is never lost.
+// - The finalizer is added before the first apply, so nothing is created that a deletion could miss.
+// Caveats:
+// - While the operator is not running, or a delete step keeps failing, the object stays Terminating, and so does a
+//   namespace holding it. Removing the finalizer by hand lets it go without the delete steps (children carrying
+//   an ownerReference are still garbage-collected).
+// - Delete steps may run more than once (a crash between a step and the finalizer's removal): they must be idempotent.
 import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
 
 export const FINALIZER = 'kustomate.io/finalizer';

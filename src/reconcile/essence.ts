@@ -1,16 +1,13 @@
-// Why: create/update decisions come from the object itself: its essence compared with the last-handled one.
+// Why: create, update and "nothing to do" are decided from the object itself: its essence compared with the
+// last-handled one, which is kept in status so it is committed together with the Ready it describes.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/api.ts';
+import type { DiffEntry, Essence } from '../operator/operator.ts';
 
-export const LAST_HANDLED_ANNOTATION = 'kustomate.io/last-handled-configuration';
-/** Above this size the annotation keeps only a digest; update handlers then get no `old` (annotations cap at 256 KiB). */
+/** Objects handled by kustomate 0.1 kept the record here; it is still read, never written. */
+export const LEGACY_ANNOTATION = 'kustomate.io/last-handled-configuration';
+/** Above this size only a digest is kept; update handlers then get no `old`. */
 export const MAX_ESSENCE_BYTES = 64 * 1024;
-
-/** What a handler reacts to: spec, labels and annotations, without status and metadata noise. */
-export interface Essence {
-  spec?: unknown;
-  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-}
 
 const NOISY_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
 
@@ -36,16 +33,22 @@ export function essenceOf(obj: KubeObject): Essence {
   return sortKeys(essence) as Essence;
 }
 
-/** The annotation value: the essence as JSON, or a digest of it when it is too large to keep. */
+/** The recorded form: the essence as JSON, or a digest of it when it is too large to keep. */
 export function encodeEssence(essence: Essence): string {
   const json = JSON.stringify(essence);
   if (Buffer.byteLength(json) <= MAX_ESSENCE_BYTES) return json;
   return JSON.stringify({ digest: createHash('sha256').update(json).digest('hex') });
 }
 
-/** The last-handled essence, `undefined` if never handled, or `{digest}` when only a digest was kept. */
+/** The status field that holds the record: status.kustomate.lastHandled. */
+export function lastHandledStatus(encoded: string): Record<string, unknown> {
+  return { kustomate: { lastHandled: encoded } };
+}
+
+/** The last-handled essence: undefined if never handled, `{encoded}` alone when only a digest was kept. */
 export function lastHandled(obj: KubeObject): { essence?: Essence; encoded: string } | undefined {
-  const raw = obj.metadata.annotations?.[LAST_HANDLED_ANNOTATION];
+  const recorded = (obj.status?.kustomate as { lastHandled?: unknown } | undefined)?.lastHandled;
+  const raw = typeof recorded === 'string' ? recorded : obj.metadata.annotations?.[LEGACY_ANNOTATION];
   if (raw === undefined) return undefined;
   try {
     const parsed = JSON.parse(raw) as Essence & { digest?: string };
@@ -54,9 +57,6 @@ export function lastHandled(obj: KubeObject): { essence?: Essence; encoded: stri
     return { encoded: raw };
   }
 }
-
-export type DiffOp = 'add' | 'change' | 'remove';
-export type DiffEntry = [op: DiffOp, path: string[], old: unknown, new: unknown];
 
 /** kopf-style diff: one entry per changed leaf (objects are walked, anything else compares whole). */
 export function diff(a: unknown, b: unknown, path: string[] = []): DiffEntry[] {

@@ -1,7 +1,7 @@
 // Why: handler outcomes become Kubernetes Events on the object, visible in `kubectl describe`.
 import os from 'node:os';
 import type { Api, KubeObject } from '../kube/api.ts';
-import { truncate } from './status.ts';
+import { truncate } from './conditions.ts';
 
 export interface EventInfo {
   type: 'Normal' | 'Warning';

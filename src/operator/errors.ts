@@ -1,0 +1,57 @@
+// Why: errors say how they retry: temporary after a delay, permanent never (until the object changes), anything else
+// with backoff. The reconciler reads them; handlers throw them.
+import { KubectlError } from '../kubectl/runner.ts';
+import { BuildError } from '../kustomize/workdir.ts';
+
+export { KubectlError, BuildError };
+
+/** Retry after `delayMs`, without growing the backoff; `reason` becomes the Ready condition's reason. */
+export class TemporaryError extends Error {
+  override name = 'TemporaryError';
+  readonly delayMs: number;
+  readonly reason: string;
+  constructor(message: string, delayMs = 10_000, reason = 'TemporaryError') {
+    super(message);
+    this.delayMs = delayMs;
+    this.reason = reason;
+  }
+}
+
+/** Do not retry until the object changes; `reason` becomes the Ready condition's reason. */
+export class PermanentError extends Error {
+  override name = 'PermanentError';
+  readonly reason: string;
+  constructor(message: string, reason = 'PermanentError') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+/** An attempt ran past its `timeoutMs`: its signal was aborted, and it counts as a failure once it has ended. */
+export class HandlerTimeoutError extends Error {
+  override name = 'HandlerTimeoutError';
+  readonly reason = 'TimedOut';
+}
+
+// Errors are told apart by name, not by class: an operator module may import its own copy of kustomate.
+const REASONED = new Set(['TemporaryError', 'PermanentError', 'KubectlError', 'BuildError', 'HandlerTimeoutError']);
+
+function named(err: unknown, name: string): boolean {
+  return err instanceof Error && err.name === name;
+}
+
+/** Do not retry until the object changes. */
+export function isPermanent(err: unknown): err is PermanentError {
+  return named(err, 'PermanentError');
+}
+
+/** Retry after the delay it carries. */
+export function isTemporary(err: unknown): err is TemporaryError {
+  return named(err, 'TemporaryError') && typeof (err as TemporaryError).delayMs === 'number';
+}
+
+/** The Ready=False reason for an error a step raised: the reason kustomate's own errors carry, else HandlerFailed. */
+export function reasonOf(err: unknown): string {
+  const reason = (err as { reason?: unknown } | undefined)?.reason;
+  return err instanceof Error && REASONED.has(err.name) && typeof reason === 'string' && reason !== '' ? reason : 'HandlerFailed';
+}

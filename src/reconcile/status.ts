@@ -1,0 +1,82 @@
+// Why: the one place that writes status. A reconcile computes one Report; this turns it into one /status patch.
+import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
+import { conditionsFor, mergeConditions, truncate, type Condition, type Verdict } from './conditions.ts';
+import type { EventInfo } from './events.ts';
+import { progressField, type Progress } from './progress.ts';
+
+/** Everything one reconcile concluded, written once at its end. */
+export interface Report {
+  /** The generation this reconcile loaded and built: what observedGeneration may claim, never a later one. */
+  generation: number | undefined;
+  /** The conditions' verdict; undefined leaves them as they are (a timer-only run). */
+  verdict: Verdict | undefined;
+  /** Step results, stored at status.<id> as kopf does. */
+  results: Record<string, unknown>;
+  /** The essence now handled, committed in the same write as the Ready it explains. */
+  lastHandled?: string;
+  /** The retry state: a failure's, or null to clear it; undefined leaves it. */
+  progress?: Progress | null;
+  /** Posted after the status is written. */
+  events: EventInfo[];
+}
+
+function truncateDeep(value: unknown): unknown {
+  if (typeof value === 'string') return truncate(value);
+  if (Array.isArray(value)) return value.map(truncateDeep);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, truncateDeep(v)]));
+  return value;
+}
+
+/** The status merge patch for a report against the object's current status. */
+export function statusPatch(current: KubeObject, report: Report, now: string): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...(truncateDeep(report.results) as Record<string, unknown>) };
+  if (report.verdict) {
+    const existing = (current.status?.conditions as Condition[] | undefined) ?? [];
+    patch.conditions = mergeConditions(existing, conditionsFor(report.verdict), now, report.generation);
+    patch.observedGeneration = report.generation;
+  }
+  const kustomate: Record<string, unknown> = {};
+  if (report.lastHandled !== undefined) kustomate.lastHandled = report.lastHandled;
+  if (report.progress !== undefined) kustomate.progress = progressField(report.progress);
+  if (Object.keys(kustomate).length) patch.kustomate = kustomate;
+  return patch;
+}
+
+/** Whether a JSON merge patch would leave `target` as it is (null removes a field). */
+export function mergeIsNoop(target: unknown, patch: unknown): boolean {
+  if (patch === null) return target === undefined || target === null;
+  if (typeof patch !== 'object' || Array.isArray(patch)) return JSON.stringify(target) === JSON.stringify(patch);
+  if (!target || typeof target !== 'object' || Array.isArray(target)) return false;
+  return Object.entries(patch as Record<string, unknown>).every(([k, v]) => mergeIsNoop((target as Record<string, unknown>)[k], v));
+}
+
+/**
+ * Writes a report through the /status subresource, unless it changes nothing. Conditions are a list, which a
+ * merge patch replaces whole, so the patch carries the resourceVersion it was computed from: a concurrent write
+ * yields 409, and the patch is computed again on the fresh object (the report, and its generation, stay).
+ * Returns the written object, the unchanged one, or undefined when the object is gone.
+ */
+export async function writeReport(api: Api, ref: ResourceRef, obj: KubeObject, report: Report, now: () => Date = () => new Date()): Promise<KubeObject | undefined> {
+  const { namespace, name } = obj.metadata;
+  let current = obj;
+  for (let attempt = 0; ; attempt++) {
+    // metav1.Time: RFC 3339 in whole seconds.
+    const status = statusPatch(current, report, now().toISOString().replace(/\.\d+Z$/, 'Z'));
+    if (mergeIsNoop(current.status, status)) return current;
+    try {
+      return await api.request<KubeObject>('PATCH', resourcePath(ref, namespace, name, 'status'), {
+        body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status },
+        contentType: patchContentType('merge'),
+      });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      if (!(err instanceof ApiError && err.status === 409) || attempt >= 5) throw err;
+      try {
+        current = await api.request<KubeObject>('GET', resourcePath(ref, namespace, name));
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) return undefined;
+        throw e;
+      }
+    }
+  }
+}

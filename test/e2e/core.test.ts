@@ -1,0 +1,225 @@
+// The reconcile core's guarantees, each broken on purpose on the real control plane: a slow or failing kubectl, a
+// status write or a lease renewal blocked by a ValidatingAdmissionPolicy, an object deleted mid-run.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+
+const FAULT_KUBECTL = path.resolve('test/e2e/fixtures/fault-kubectl.mjs');
+
+interface Rule {
+  verb?: string;
+  name?: string;
+  replicas?: number;
+  delayMs?: number;
+  fail?: boolean;
+}
+
+interface Run {
+  event: 'start' | 'end' | 'killed';
+  t: number;
+  operator: number;
+  verb: string;
+  name?: string;
+  replicas?: number;
+  exit?: number;
+}
+
+const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
+
+/** An admission policy and its binding, limited to one namespace by its name label. */
+function denyPolicy(name: string, namespace: string, resourceRules: object[], expression: string, message: string) {
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: { failurePolicy: 'Fail', matchConstraints: { resourceRules }, validations: [{ expression, message }] },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+      },
+    },
+  ];
+}
+
+describe('reconcile core under faults', () => {
+  let ns: string;
+  let dir: string;
+  let rulesFile: string;
+  let journalFile: string;
+  const started: OperatorProcess[] = [];
+
+  const setRules = (rules: Rule[]) => fs.writeFile(rulesFile, JSON.stringify(rules));
+  const journal = async (name?: string): Promise<Run[]> =>
+    (await fs.readFile(journalFile, 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Run)
+      .filter((r) => name === undefined || r.name === name);
+  const applies = async (name: string) => (await journal(name)).filter((r) => r.verb === 'apply' && r.event === 'start');
+  const operator = (args: string[] = []) => {
+    const op = startOperator(['--namespace', ns, '--kubectl', FAULT_KUBECTL, ...args, 'sample'], { REAL_KUBECTL: KUBECTL, FAULT_RULES: rulesFile, FAULT_JOURNAL: journalFile });
+    started.push(op);
+    return op;
+  };
+  const sample = (name: string) => getJson(['sample', name, '-n', ns]);
+  const readyAt = (name: string, generation?: number, timeoutMs = 60_000) =>
+    waitFor(`${name} Ready${generation ? ` at generation ${generation}` : ''}`, async () => {
+      const s = await sample(name);
+      const ok = readyCondition(s)?.status === 'True' && s.status.observedGeneration === s.metadata.generation;
+      return ok && (generation === undefined || s.metadata.generation === generation) && s;
+    }, timeoutMs);
+  const patchCount = (name: string, count: number) => k(['patch', 'sample', name, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { count } })]);
+
+  beforeAll(async () => {
+    ns = await createNamespace('e2e-core');
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-core-'));
+    rulesFile = path.join(dir, 'rules.json');
+    journalFile = path.join(dir, 'journal.jsonl');
+    await setRules([]);
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((op) => op.stop('SIGKILL')));
+    await setRules([]);
+  });
+  afterAll(async () => {
+    const cleaner = startOperator(['--namespace', ns, 'sample']);
+    await deleteNamespace(ns);
+    await cleaner.stop();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies a spec changed during a failing apply next, and never the stale spec again', async () => {
+    await setRules([{ verb: 'apply', name: 'latest', replicas: 1, delayMs: 3_000, fail: true }]);
+    operator();
+    await applyObjects(sampleObj(ns, 'latest', 1));
+    await waitFor('the first apply running', async () => (await applies('latest')).length === 1, 30_000, 100);
+    await patchCount('latest', 2);
+    await readyAt('latest', 2);
+    expect((await getJson(['deployment', 'latest-demo-deploy', '-n', ns])).spec.replicas).toBe(2);
+    expect((await applies('latest')).map((r) => r.replicas)).toEqual([1, 2]);
+  });
+
+  it('forgets an object that went during a failing apply: no more kubectl runs, no more reconciles', async () => {
+    await setRules([{ verb: 'apply', name: 'zombie', delayMs: 3_000, fail: true }]);
+    const op = operator();
+    await applyObjects(sampleObj(ns, 'zombie', 1));
+    await waitFor('the first apply running', async () => (await applies('zombie')).length === 1, 30_000, 100);
+    // Gone while the apply runs: finalizer removed by hand, then deleted.
+    await k(['patch', 'sample', 'zombie', '-n', ns, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/metadata/finalizers' }])]);
+    await k(['delete', 'sample', 'zombie', '-n', ns, '--wait=true', '--timeout=30s']);
+    await new Promise((r) => setTimeout(r, 5_000));
+    const reconciles = await metric(op, 'kustomate_reconciles_total');
+    await new Promise((r) => setTimeout(r, 12_000));
+    expect(await metric(op, 'kustomate_reconciles_total')).toBe(reconciles);
+    expect(await applies('zombie')).toHaveLength(1);
+    expect(await getJson(['deployment', 'zombie-demo-deploy', '-n', ns])).toBeUndefined();
+  });
+
+  it('says Ready=True at a generation only once that generation is applied, while the spec changes mid-apply', async () => {
+    await setRules([{ verb: 'apply', name: 'honest', delayMs: 3_000 }]);
+    operator();
+    await applyObjects(sampleObj(ns, 'honest', 1));
+    await waitFor('the first apply running', async () => (await applies('honest')).length === 1, 30_000, 100);
+    await patchCount('honest', 3);
+    const lies: string[] = [];
+    let seenFinal = false;
+    const deadline = Date.now() + 60_000;
+    while (!seenFinal && Date.now() < deadline) {
+      // Read the Sample first: a Deployment read after it can only be as new or newer.
+      const s = await sample('honest');
+      if (readyCondition(s)?.status === 'True' && s.status.observedGeneration === s.metadata.generation) {
+        const replicas = (await getJson(['deployment', 'honest-demo-deploy', '-n', ns]))?.spec.replicas;
+        if (replicas !== s.spec.count) lies.push(`Ready=True at generation ${s.metadata.generation} (count ${s.spec.count}) with ${replicas} replicas`);
+        seenFinal = s.metadata.generation === 2;
+      }
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    expect(lies).toEqual([]);
+    expect(seenFinal).toBe(true);
+  });
+
+  it('writes Ready once a status write that an admission policy blocked is allowed again', async () => {
+    const policy = denyPolicy('e2e-core-block-status', ns, [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples/status'], operations: ['UPDATE'] }], 'false', 'status writes are blocked for this test');
+    await applyObjects(...policy);
+    try {
+      // Policies take effect within a few seconds; wait until a status write is really refused.
+      await applyObjects(sampleObj(ns, 'probe', 1));
+      await waitFor('the policy in force', async () => {
+        const r = await k(['patch', 'sample', 'probe', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"probe":1}}'], { reject: false });
+        return r.stderr.includes('blocked for this test');
+      }, 30_000);
+      operator();
+      await applyObjects(sampleObj(ns, 'blocked', 2));
+      await waitFor('the Deployment applied', async () => (await getJson(['deployment', 'blocked-demo-deploy', '-n', ns]))?.spec.replicas === 2, 30_000);
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(readyCondition(await sample('blocked'))).toBeUndefined();
+    } finally {
+      await k(['delete', 'validatingadmissionpolicybinding', 'e2e-core-block-status', '--ignore-not-found']);
+      await k(['delete', 'validatingadmissionpolicy', 'e2e-core-block-status', '--ignore-not-found']);
+    }
+    const ready = await readyAt('blocked', 1, 90_000);
+    expect(JSON.parse(ready.status.kustomate.lastHandled)).toEqual({ spec: { count: 2 } });
+  });
+
+  it('heals a failed update that the user reverts: Ready=True again, retry state gone', async () => {
+    await setRules([{ verb: 'apply', name: 'revert', replicas: 5, fail: true }]);
+    operator();
+    await applyObjects(sampleObj(ns, 'revert', 2));
+    await readyAt('revert', 1);
+    await patchCount('revert', 5);
+    await waitFor('Ready=False ApplyFailed', async () => readyCondition(await sample('revert'))?.reason === 'ApplyFailed', 30_000);
+    await patchCount('revert', 2);
+    const healed = await readyAt('revert', 3, 30_000);
+    expect(healed.status.kustomate?.progress).toBeUndefined();
+    expect((await getJson(['deployment', 'revert-demo-deploy', '-n', ns])).spec.replicas).toBe(2);
+  });
+
+  it('never lets two processes reconcile one object at once: a leader that cannot renew cancels its kubectl first', async () => {
+    const lease = 'e2e-core-lease';
+    await setRules([{ verb: 'apply', name: 'contested', delayMs: 12_000 }]);
+    const le = ['--leader-election', '--leader-election-namespace', ns, '--leader-election-id', lease, '--lease-duration', '6'];
+    const a = operator(le);
+    const holder = async () => (await getJson(['lease', lease, '-n', ns]))?.spec?.holderIdentity as string | undefined;
+    await waitFor('a leads', async () => (await holder())?.includes(`_${a.proc.pid}_`), 30_000);
+    const b = operator(le);
+    await applyObjects(sampleObj(ns, 'contested', 1));
+    await waitFor('a applying', async () => (await applies('contested')).some((r) => r.operator === a.proc.pid), 30_000, 100);
+
+    // Renewals (the holder writing itself again) are refused from now on; a takeover is still allowed.
+    const policy = denyPolicy(
+      'e2e-core-block-renewal',
+      ns,
+      [{ apiGroups: ['coordination.k8s.io'], apiVersions: ['*'], resources: ['leases'], operations: ['UPDATE'] }],
+      `object.metadata.name != '${lease}' || oldObject.spec.holderIdentity != object.spec.holderIdentity`,
+      'lease renewals are blocked for this test',
+    );
+    await applyObjects(...policy);
+    try {
+      await waitFor('b takes over', async () => (await holder())?.includes(`_${b.proc.pid}_`), 60_000, 200);
+      await waitFor('b applying', async () => (await applies('contested')).some((r) => r.operator === b.proc.pid), 30_000, 100);
+    } finally {
+      await k(['delete', 'validatingadmissionpolicybinding', 'e2e-core-block-renewal', '--ignore-not-found']);
+      await k(['delete', 'validatingadmissionpolicy', 'e2e-core-block-renewal', '--ignore-not-found']);
+    }
+    await readyAt('contested', 1, 180_000);
+
+    // Each kubectl run as an interval, per process; no two processes' intervals may overlap.
+    const runs = await journal('contested');
+    const intervals = runs
+      .filter((r) => r.event === 'start')
+      .map((s) => ({ operator: s.operator, from: s.t, to: runs.find((e) => e.event !== 'start' && e.operator === s.operator && e.t >= s.t)?.t ?? Infinity }));
+    const overlaps = intervals.flatMap((x) => intervals.filter((y) => x.operator < y.operator && x.from < y.to && y.from < x.to).map((y) => [x, y]));
+    expect(overlaps).toEqual([]);
+    // a's first apply (12 s) was cancelled when it lost the lease, not left to finish.
+    expect(runs.find((r) => r.operator === a.proc.pid && r.event !== 'start')?.event).toBe('killed');
+  });
+});

@@ -1,0 +1,477 @@
+// The reconciler on an in-memory API (one module; the end-to-end suites use the real control plane).
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ApiError, resourcePath, type KubeObject } from '../../src/kube/api.ts';
+import type { KubectlResult, KubectlRunner } from '../../src/kubectl/runner.ts';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
+import { PermanentError, TemporaryError } from '../../src/operator/errors.ts';
+import { Operator, type Handler, type HandlerContext } from '../../src/operator/operator.ts';
+import { sample } from '../../src/operators/sample/index.ts';
+import type { Condition } from '../../src/reconcile/conditions.ts';
+import { createEventRecorder } from '../../src/reconcile/events.ts';
+import { FINALIZER } from '../../src/reconcile/finalizer.ts';
+import { Reconciler } from '../../src/reconcile/reconcile.ts';
+import { FakeApi } from './fake-api.ts';
+
+const thing = { group: 'x.io', version: 'v1', plural: 'things', kind: 'Thing' };
+
+/** A kubectl stand-in that answers from a list of exit codes, records every call, and may act during a run. */
+function fakeKubectl(exits: number[] = [], during?: () => Promise<void>) {
+  const calls: string[][] = [];
+  const run: KubectlRunner = async (args) => {
+    calls.push(args);
+    await during?.();
+    const exitCode = exits.length ? exits.shift()! : 0;
+    const result: KubectlResult = {
+      command: ['kubectl', ...args],
+      exitCode,
+      stdout: exitCode === 0 ? 'deployment.apps/obj-demo-deploy configured' : '',
+      stderr: exitCode === 0 ? '' : 'error: accumulating resources: broken base',
+      durationMs: 1,
+      timedOut: false,
+    };
+    return result;
+  };
+  return { run, calls };
+}
+
+/** One object on a fake API, and reconcilers for it: a second one plays a restarted operator. */
+function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: KubectlRunner = fakeKubectl().run) {
+  const api = new FakeApi();
+  const clock = { now: 1_000_000 };
+  const resource = operator.resource;
+  const kind = resource.kind;
+  const path = resourcePath(resource, 'ns', 'a');
+  api.put(path, { apiVersion: `${resource.group}/${resource.version}`, kind, metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: { n: 1 }, ...obj } as KubeObject);
+  const cancel = new AbortController();
+  const reconciler = () =>
+    new Reconciler({
+      api,
+      operator,
+      events: createEventRecorder(api, () => {}),
+      logger: pino({ level: 'silent' }),
+      kubectl,
+      basesDir: DEFAULT_BASES_DIR,
+      backoff: { baseMs: 1_000, maxMs: 60_000, factor: 2, jitter: 0 },
+      now: () => clock.now,
+      signal: cancel.signal,
+    });
+  const r = reconciler();
+  const current = () => api.get(path)!;
+  return {
+    api,
+    clock,
+    path,
+    cancel,
+    reconciler,
+    run: (rec = r) => rec.reconcile({ namespace: 'ns', name: 'a', uid: current().metadata.uid ?? 'u' }),
+    current,
+    patch: (body: object) => api.request('PATCH', path, { body, contentType: 'application/merge-patch+json' }),
+    statusWrites: () => api.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/status')).length,
+    metadataWrites: () => api.calls.filter((c) => c.method === 'PATCH' && !c.path.endsWith('/status')).length,
+  };
+}
+
+const cond = (o: KubeObject, type: string) => (o.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
+const op = () => new Operator({ name: 't', resource: thing });
+
+describe('reconcile: create, update, nothing to do', () => {
+  it('on create adds the finalizer, applies, stores kubectl output at status.sample and writes Ready=True once', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    expect(await w.run()).toBeUndefined();
+    const o = w.current();
+    expect(o.metadata.finalizers).toEqual([FINALIZER]);
+    expect(k.calls).toEqual([['apply', '-k', expect.stringContaining('kustomate-')]]);
+    expect(o.status?.sample).toEqual({ message: 'deployment.apps/obj-demo-deploy configured' });
+    expect(o.status?.sample_create).toBeUndefined();
+    expect(cond(o, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', observedGeneration: 1 });
+    expect(o.status?.observedGeneration).toBe(1);
+    expect(JSON.parse((o.status?.kustomate as any).lastHandled)).toEqual({ spec: { count: 2 } });
+    // The record of what was handled travels in the one status write, never in a metadata patch before it.
+    expect(w.statusWrites()).toBe(1);
+    expect(w.metadataWrites()).toBe(1); // the finalizer
+    expect(w.api.events.map((e) => e.reason)).toEqual(['Created']);
+  });
+
+  it('writes nothing and runs nothing when only status or metadata noise changed', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    await w.run();
+    const writes = w.statusWrites();
+    await w.run();
+    await w.patch({ metadata: { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' } } });
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+    expect(w.statusWrites()).toBe(writes);
+  });
+
+  it('re-applies when spec.count changes, storing the result at status.sample and the new observedGeneration', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    await w.run();
+    await w.patch({ spec: { count: 3 } });
+    await w.run();
+    expect(k.calls).toHaveLength(2);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', observedGeneration: 2 });
+    expect(w.api.events.map((e) => e.reason)).toEqual(['Created', 'Updated']);
+  });
+
+  it('claims in observedGeneration only the generation it built, even when the spec changes during the apply', async () => {
+    let w!: ReturnType<typeof world>;
+    let once = true;
+    const k = fakeKubectl([], async () => {
+      if (once) await w.patch({ spec: { count: 3 } });
+      once = false;
+    });
+    w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    const o = w.current();
+    expect(o.metadata.generation).toBe(2);
+    expect(o.status?.observedGeneration).toBe(1);
+    expect(cond(o, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
+    expect(JSON.parse((o.status?.kustomate as any).lastHandled)).toEqual({ spec: { count: 1 } });
+    await w.run();
+    expect(w.current().status?.observedGeneration).toBe(2);
+    expect(k.calls).toHaveLength(2);
+  });
+
+  it('after a status write that failed, applies again and writes Ready: nothing was recorded before the status', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    let blocked = true;
+    w.api.failWhen = (method, path) => (blocked && method === 'PATCH' && path.endsWith('/status') ? new ApiError(403, 'denied by policy') : undefined);
+    await expect(w.run()).rejects.toThrow(/denied by policy/);
+    expect(cond(w.current(), 'Ready')).toBeUndefined();
+    blocked = false;
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+    expect(k.calls).toHaveLength(2);
+  });
+
+  it('heals a failed update that the user reverted: re-applies the handled spec, Ready=True, retry state cleared', async () => {
+    const k = fakeKubectl([0, 1]);
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    await w.run();
+    await w.patch({ spec: { count: 5 } });
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    await w.patch({ spec: { count: 2 } });
+    await w.run();
+    const o = w.current();
+    expect(cond(o, 'Ready')).toMatchObject({ status: 'True', observedGeneration: 3 });
+    expect((o.status?.kustomate as any).progress).toBeUndefined();
+    expect(k.calls).toHaveLength(3);
+    expect(w.api.events.map((e) => e.reason)).toEqual(['Created', 'ApplyFailed', 'Repaired']);
+  });
+
+  it('runs several kustomize specs in order, each storing its own result', async () => {
+    const k = fakeKubectl();
+    const two = new Operator({ name: 'two', resource: thing })
+      .kustomize('first', () => ({ base: 'sample' }))
+      .kustomize('second', () => ({ base: 'gordon' }));
+    const w = world(two, {}, k.run);
+    await w.run();
+    expect(k.calls.map((c) => c[0])).toEqual(['apply', 'apply']);
+    expect(Object.keys(w.current().status ?? {})).toEqual(expect.arrayContaining(['first', 'second']));
+  });
+
+  it('does nothing for an object that is gone or was re-created under the same name', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const r = w.reconciler();
+    expect(await r.reconcile({ namespace: 'ns', name: 'a', uid: 'some-older-uid' })).toBeUndefined();
+    expect(await r.reconcile({ namespace: 'ns', name: 'gone', uid: 'u' })).toBeUndefined();
+    expect(k.calls).toHaveLength(0);
+    expect(w.statusWrites()).toBe(0);
+  });
+
+  it('writes nothing once cancelled (a lost lease): the apply is killed and the next leader does it again', async () => {
+    let w!: ReturnType<typeof world>;
+    const k = fakeKubectl([1], async () => w.cancel.abort());
+    w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    expect(w.statusWrites()).toBe(0);
+    expect(w.api.events).toHaveLength(0);
+  });
+});
+
+describe('reconcile: failures and retries', () => {
+  it("never takes a failed kubectl run for success: Ready=False with stderr, retried with growing delays, then recovers", async () => {
+    const k = fakeKubectl([1, 1, 1, 0]);
+    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const delays = [await w.run()];
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: expect.stringContaining('broken base') });
+    expect(cond(w.current(), 'Reconciling')).toMatchObject({ status: 'True', reason: 'ProgressingWithRetry' });
+    // Woken before the delay is over (by our own status write): no new attempt, just the rest of the wait.
+    w.clock.now += 400;
+    expect(await w.run()).toBe(600);
+    expect(k.calls).toHaveLength(1);
+    w.clock.now += 600;
+    delays.push(await w.run());
+    w.clock.now += 2_000;
+    delays.push(await w.run());
+    w.clock.now += 4_000;
+    delays.push(await w.run());
+    expect(delays).toEqual([1_000, 2_000, 4_000, undefined]);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+    expect(w.api.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Warning/ApplyFailed', 'Warning/ApplyFailed', 'Warning/ApplyFailed', 'Normal/Created']);
+  });
+
+  it('reports an invalid spec once, with Ready=False/InvalidSpec, Stalled and an Event, and no retry or kubectl', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 'many' } }, k.run);
+    expect(await w.run()).toBeUndefined();
+    w.clock.now += 3_600_000;
+    expect(await w.run()).toBeUndefined();
+    expect(k.calls).toHaveLength(0);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec', message: expect.stringContaining('spec.count') });
+    expect(cond(w.current(), 'Stalled')).toMatchObject({ status: 'True' });
+    expect(w.api.events).toHaveLength(1);
+    expect(w.current().metadata.finalizers).toBeUndefined();
+  });
+
+  it('retries a handler that throws 3 times with growing delays, then ends Ready with its backoff reset', async () => {
+    let calls = 0;
+    const flaky: Handler = () => {
+      if (++calls <= 3) throw new Error(`boom ${calls}`);
+      return { message: 'ok' };
+    };
+    const w = world(op().onCreate('thing_create', flaky).onUpdate('thing_update', flaky));
+    const delays: Array<number | undefined> = [];
+    for (let i = 0; i < 4; i++) {
+      delays.push(await w.run());
+      w.clock.now += delays.at(-1) ?? 0;
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000, undefined]);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+    expect((w.current().status as any).kustomate?.progress).toBeUndefined();
+    calls = 0;
+    await w.patch({ spec: { n: 2 } });
+    expect(await w.run()).toBe(1_000);
+  });
+
+  it('keeps the retry state on the object, so a restarted operator keeps its backoff', async () => {
+    const w = world(op().onCreate('thing_create', () => {
+      throw new Error('always');
+    }));
+    await w.run();
+    w.clock.now += 1_000;
+    await w.run();
+    expect((w.current().status as any).kustomate.progress).toMatchObject({ attempt: 2, permanent: false });
+    expect(await w.run(w.reconciler())).toBe(2_000);
+  });
+
+  it('stops on PermanentError: Ready=False and Stalled, no retries until the spec changes', async () => {
+    let calls = 0;
+    const w = world(op().onCreate('thing_create', () => {
+      calls++;
+      throw new PermanentError('cannot do n=1', 'BadN');
+    }));
+    expect(await w.run()).toBeUndefined();
+    w.clock.now += 600_000;
+    expect(await w.run()).toBeUndefined();
+    expect(await w.run(w.reconciler())).toBeUndefined();
+    expect(calls).toBe(1);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'BadN' });
+    expect(cond(w.current(), 'Stalled')).toMatchObject({ status: 'True', message: expect.stringContaining('cannot do n=1') });
+    await w.patch({ spec: { n: 3 } });
+    await w.run();
+    expect(calls).toBe(2);
+  });
+
+  it('waits the delay a TemporaryError asks for, with its reason', async () => {
+    const w = world(op().onCreate('thing_create', () => {
+      throw new TemporaryError('not yet', 7_000, 'Waiting');
+    }));
+    expect(await w.run()).toBe(7_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Waiting' });
+  });
+
+  it('gives up after the retry limit with RetriesExhausted and the last error', async () => {
+    let calls = 0;
+    const w = world(op().onCreate('thing_create', () => {
+      calls++;
+      throw new Error(`flaky ${calls}`);
+    }, { retries: 2 }));
+    for (let i = 0; i < 5; i++) w.clock.now += (await w.run()) ?? 0;
+    expect(calls).toBe(3);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'RetriesExhausted', message: 'thing_create: gave up after 2 retries: flaky 3' });
+  });
+
+  it('fails a timed-out attempt only once it has ended, so two attempts never overlap', async () => {
+    let running = 0;
+    let most = 0;
+    let aborted = false;
+    const w = world(op().onCreate('thing_create', async (ctx: HandlerContext) => {
+      running++;
+      most = Math.max(most, running);
+      ctx.signal.addEventListener('abort', () => (aborted = true));
+      await new Promise((r) => setTimeout(r, 150)); // ignores its signal for a while
+      running--;
+    }, { timeoutMs: 30 }));
+    const started = Date.now();
+    expect(await w.run()).toBe(1_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(aborted).toBe(true);
+    expect(running).toBe(0);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'TimedOut', message: 'thing_create: handler thing_create timed out after 30 ms' });
+    w.clock.now += 1_000;
+    await w.run();
+    expect(most).toBe(1);
+  });
+
+  it("honours the errors of another copy of kustomate (an operator module's own) by their names", async () => {
+    // What `import { PermanentError } from 'kustomate'` gives a module that resolves to another install.
+    class ForeignPermanentError extends Error {
+      override name = 'PermanentError';
+      readonly reason = 'ToldToStop';
+    }
+    let calls = 0;
+    const w = world(op().onCreate('thing_create', () => {
+      calls++;
+      throw new ForeignPermanentError('no');
+    }));
+    expect(await w.run()).toBeUndefined();
+    w.clock.now += 600_000;
+    await w.run();
+    expect(calls).toBe(1);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'ToldToStop' });
+  });
+
+  it('refuses delays setTimeout cannot wait for, when the handler is registered', () => {
+    expect(() => op().onCreate('x', () => undefined, { timeoutMs: 2 ** 31 })).toThrow(/timeoutMs must be between 1 and 2147483647/);
+    expect(() => op().timer('x', { intervalMs: 0 }, () => undefined)).toThrow(/intervalMs/);
+  });
+});
+
+describe('reconcile: handlers', () => {
+  it('runs only the handlers whose label, annotation and predicate filters match', async () => {
+    const ran: string[] = [];
+    const h = (id: string): Handler => () => void ran.push(id);
+    const w = world(
+      op()
+        .onCreate('by_label', h('by_label'), { labels: { tier: 'web' } })
+        .onCreate('label_absent', h('label_absent'), { labels: { skip: false } })
+        .onCreate('by_annotation', h('by_annotation'), { annotations: { go: true } })
+        .onCreate('by_predicate', h('by_predicate'), { when: (o) => (o.spec as { n: number }).n > 5 }),
+      { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { tier: 'web' } } },
+    );
+    await w.run();
+    expect(ran).toEqual(['by_label', 'label_absent']);
+  });
+
+  it('runs a field handler only when its field changes, with old, new and diff', async () => {
+    const seen: Array<Partial<HandlerContext>> = [];
+    const w = world(op().onField('n_changed', 'spec.n', (ctx) => void seen.push({ old: ctx.old, new: ctx.new, diff: ctx.diff })), { spec: { n: 1, other: 'x' } });
+    await w.run();
+    await w.patch({ spec: { other: 'y' } });
+    await w.run();
+    await w.patch({ spec: { n: 2 } });
+    await w.run();
+    expect(seen).toEqual([
+      { old: undefined, new: 1, diff: [['add', ['spec', 'n'], undefined, 1]] },
+      { old: 1, new: 2, diff: [['change', ['spec', 'n'], 1, 2]] },
+    ]);
+  });
+
+  it('gives update handlers the old and new essence and their diff', async () => {
+    let got: Partial<HandlerContext> = {};
+    const w = world(op().onUpdate('thing_update', (ctx) => void (got = { old: ctx.old, new: ctx.new, diff: ctx.diff })));
+    await w.run();
+    await w.patch({ spec: { n: 5 } });
+    await w.run();
+    expect(got).toEqual({ old: { spec: { n: 1 } }, new: { spec: { n: 5 } }, diff: [['change', ['spec', 'n'], 1, 5]] });
+  });
+
+  it('runs resume handlers once per process for objects that need nothing else', async () => {
+    const resumed: string[] = [];
+    const operator = op().onCreate('thing_create', () => undefined).onResume('thing_resume', (ctx) => void resumed.push(ctx.name));
+    const w = world(operator);
+    await w.run();
+    await w.run();
+    expect(resumed).toEqual([]);
+    const restarted = w.reconciler();
+    await w.run(restarted);
+    await w.run(restarted);
+    expect(resumed).toEqual(['a']);
+  });
+
+  it('adds no finalizer when there are no delete steps', async () => {
+    const w = world(op().onCreate('thing_create', () => ({ message: 'made' })));
+    await w.run();
+    expect(w.current().metadata.finalizers).toBeUndefined();
+  });
+
+  it('runs timers after a successful reconcile, writes a result only when it changes, and comes back every interval', async () => {
+    let value = 'a';
+    let runs = 0;
+    const w = world(op().onCreate('thing_create', () => ({ message: 'made' })).timer('thing_tick', { intervalMs: 1_000 }, () => {
+      runs++;
+      return { value };
+    }));
+    expect(await w.run()).toBe(1_000);
+    expect(w.current().status?.thing_tick).toEqual({ value: 'a' });
+    const before = w.statusWrites();
+    w.clock.now += 400;
+    expect(await w.run()).toBe(600);
+    w.clock.now += 600;
+    await w.run();
+    expect(runs).toBe(2);
+    expect(w.statusWrites()).toBe(before);
+    value = 'b';
+    w.clock.now += 1_000;
+    await w.run();
+    expect(w.current().status?.thing_tick).toEqual({ value: 'b' });
+  });
+});
+
+describe('reconcile: delete', () => {
+  it('runs delete -k, then removes only its own finalizer', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    const stored = w.api.objects.get(w.path)!;
+    stored.metadata.finalizers = ['other.io/keep', ...stored.metadata.finalizers!];
+    stored.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(k.calls.at(-1)).toEqual(['delete', '-k', expect.any(String), '--ignore-not-found']);
+    expect(w.current().metadata.finalizers).toEqual(['other.io/keep']);
+  });
+
+  it('keeps the finalizer while delete -k fails, and says so in status', async () => {
+    const k = fakeKubectl([0, 1]);
+    const w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    expect(await w.run()).toBeGreaterThan(0);
+    expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'DeleteFailed' });
+  });
+
+  it('deletes what the last-handled spec rendered when the current spec is invalid', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    await w.patch({ spec: { count: 'many' } });
+    await w.run();
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(k.calls.map((c) => c[0])).toEqual(['apply', 'delete']);
+    expect(w.current().metadata.finalizers).toEqual([]);
+  });
+
+  it('runs delete steps in the reverse order of registration', async () => {
+    const order: string[] = [];
+    const k = fakeKubectl([], async () => void order.push('delete -k'));
+    const operator = new Operator({ name: 'o', resource: thing })
+      .kustomize('kept', () => ({ base: 'sample' }))
+      .onDelete('backup_first', () => void order.push('backup'));
+    const w = world(operator, {}, k.run);
+    await w.run();
+    order.length = 0;
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(order).toEqual(['backup', 'delete -k']);
+  });
+});
