@@ -5,7 +5,6 @@ import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/api.ts';
 import { createKubectlRunner } from '../kubectl/runner.ts';
 import { renderSpec } from '../kustomize/commands.ts';
-import { isPermanent } from '../operator/errors.ts';
 import type { Operator } from '../operator/operator.ts';
 import { OPERATORS, loadOperatorModule, operatorFor } from '../operators/index.ts';
 import { UsageError } from './run.ts';
@@ -63,8 +62,8 @@ export async function renderCommand(flags: RenderFlags): Promise<number> {
   try {
     specs = operator.render(obj);
   } catch (err) {
-    if (isPermanent(err)) throw new UsageError(`${flags.file}: ${err.message}`);
-    throw err;
+    // The reconciler takes any error of a builder as InvalidSpec; so does render.
+    throw new UsageError(`${flags.file}: ${(err as Error).message}`);
   }
   const namespace = obj.metadata.namespace ?? flags.namespace ?? 'default';
   const owner = { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace, uid: obj.metadata.uid };

@@ -127,6 +127,8 @@ export interface OperatorOptions {
 }
 
 const ID = /^[a-z][a-z0-9_]*$/;
+/** Status fields kustomate writes itself: a step with one of these ids would overwrite them. */
+const RESERVED_IDS = ['conditions', 'observedgeneration', 'kustomate', 'inventory'];
 /** setTimeout cannot wait longer than this (a signed 32-bit count of ms); longer delays would fire at once. */
 export const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 const OPERATOR = Symbol.for('kustomate.operator');
@@ -161,6 +163,7 @@ export class Operator<Spec = Record<string, unknown>> {
 
   private checkId(id: string): void {
     if (!ID.test(id)) throw new Error(`step id "${id}" must match ${ID} (it becomes a status field)`);
+    if (RESERVED_IDS.includes(id.toLowerCase())) throw new Error(`step id "${id}" is a status field kustomate writes itself; choose another`);
     if (this.steps.some((s) => s.id === id) || this.timers.some((t) => t.id === id)) {
       throw new Error(`step id "${id}" is registered twice`);
     }

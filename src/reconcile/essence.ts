@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/api.ts';
 import type { DiffEntry, Essence } from '../operator/operator.ts';
+import { sameJson, sortKeys } from './json.ts';
 
 /** Objects handled by kustomate 0.1 kept the record here; it is still read, never written. */
 export const LEGACY_ANNOTATION = 'kustomate.io/last-handled-configuration';
@@ -10,14 +11,6 @@ export const LEGACY_ANNOTATION = 'kustomate.io/last-handled-configuration';
 export const MAX_ESSENCE_BYTES = 64 * 1024;
 
 const NOISY_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]));
-  }
-  return value;
-}
 
 export function essenceOf(obj: KubeObject): Essence {
   const annotations = Object.fromEntries(
@@ -60,7 +53,7 @@ export function lastHandled(obj: KubeObject): { essence?: Essence; encoded: stri
 
 /** kopf-style diff: one entry per changed leaf (objects are walked, anything else compares whole). */
 export function diff(a: unknown, b: unknown, path: string[] = []): DiffEntry[] {
-  if (JSON.stringify(a) === JSON.stringify(b)) return [];
+  if (sameJson(a, b)) return [];
   const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
   if (a === undefined) return [['add', path, undefined, b]];
   if (b === undefined) return [['remove', path, a, undefined]];

@@ -9,16 +9,17 @@ export interface EventInfo {
   message: string;
 }
 
-export type EventRecorder = (obj: KubeObject, info: EventInfo) => Promise<void>;
+export type EventRecorder = (obj: KubeObject, info: EventInfo, signal?: AbortSignal) => Promise<void>;
 
 /** Posts a core/v1 Event; failures are reported to `onError` and never fail the reconcile. */
 export function createEventRecorder(api: Api, onError: (err: unknown) => void, component = 'kustomate'): EventRecorder {
   const instance = os.hostname();
-  return async (obj, info) => {
+  return async (obj, info, signal) => {
     const namespace = obj.metadata.namespace ?? 'default';
     const now = new Date().toISOString();
     try {
       await api.request('POST', `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+        signal,
         body: {
           apiVersion: 'v1',
           kind: 'Event',

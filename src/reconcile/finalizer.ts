@@ -23,30 +23,32 @@ export function hasFinalizer(obj: KubeObject): boolean {
 const MAX_ATTEMPTS = 5;
 
 /**
- * Adds our finalizer with a merge patch that carries resourceVersion: a concurrent change yields 409, and we
- * retry on the fresh object. Never called during deletion (the API server forbids new finalizers then).
+ * Adds our finalizer with a merge patch that carries uid and resourceVersion as preconditions. Returns the patched
+ * object, or undefined when the object changed (409) or went (404) since it was read: the caller loads it again,
+ * rather than acting on a newer spec it has not validated. Never called during deletion (the API server forbids
+ * new finalizers then).
  */
-export async function addFinalizer(api: Api, ref: ResourceRef, obj: KubeObject): Promise<KubeObject> {
-  let current = obj;
-  for (let attempt = 0; ; attempt++) {
-    if (hasFinalizer(current) || current.metadata.deletionTimestamp) return current;
-    try {
-      return await api.request<KubeObject>('PATCH', resourcePath(ref, current.metadata.namespace, current.metadata.name), {
-        body: { metadata: { resourceVersion: current.metadata.resourceVersion, finalizers: [...(current.metadata.finalizers ?? []), FINALIZER] } },
-        contentType: patchContentType('merge'),
-      });
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 409) || attempt >= MAX_ATTEMPTS) throw err;
-      current = await api.request<KubeObject>('GET', resourcePath(ref, current.metadata.namespace, current.metadata.name));
-    }
+export async function addFinalizer(api: Api, ref: ResourceRef, obj: KubeObject, signal?: AbortSignal): Promise<KubeObject | undefined> {
+  if (hasFinalizer(obj)) return obj;
+  const { namespace, name, uid, resourceVersion } = obj.metadata;
+  try {
+    return await api.request<KubeObject>('PATCH', resourcePath(ref, namespace, name), {
+      body: { metadata: { uid, resourceVersion, finalizers: [...(obj.metadata.finalizers ?? []), FINALIZER] } },
+      contentType: patchContentType('merge'),
+      signal,
+    });
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 409 || err.status === 404)) return undefined;
+    throw err;
   }
 }
 
 /**
- * Removes only our finalizer: a JSON patch that first tests the entry at its index, so a list changed by someone
- * else fails the test (422) instead of losing their entry; we then refetch and retry. Undefined when gone.
+ * Removes only our finalizer: a JSON patch that first tests the object's uid and the entry at its index, so a list
+ * changed by someone else fails the test (422) instead of losing their entry, and a namesake created since is
+ * never touched; we then refetch and retry. Undefined when gone.
  */
-export async function removeFinalizer(api: Api, ref: ResourceRef, obj: KubeObject): Promise<KubeObject | undefined> {
+export async function removeFinalizer(api: Api, ref: ResourceRef, obj: KubeObject, signal?: AbortSignal): Promise<KubeObject | undefined> {
   let current = obj;
   const path = resourcePath(ref, obj.metadata.namespace, obj.metadata.name);
   for (let attempt = 0; ; attempt++) {
@@ -55,20 +57,23 @@ export async function removeFinalizer(api: Api, ref: ResourceRef, obj: KubeObjec
     try {
       return await api.request<KubeObject>('PATCH', path, {
         body: [
+          { op: 'test', path: '/metadata/uid', value: obj.metadata.uid },
           { op: 'test', path: `/metadata/finalizers/${index}`, value: FINALIZER },
           { op: 'remove', path: `/metadata/finalizers/${index}` },
         ],
         contentType: patchContentType('json'),
+        signal,
       });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       if (!(err instanceof ApiError && (err.status === 409 || err.status === 422)) || attempt >= MAX_ATTEMPTS) throw err;
       try {
-        current = await api.request<KubeObject>('GET', path);
+        current = await api.request<KubeObject>('GET', path, { signal });
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) return undefined;
         throw e;
       }
+      if (current.metadata.uid !== obj.metadata.uid) return undefined;
     }
   }
 }

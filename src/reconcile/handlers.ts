@@ -49,10 +49,11 @@ export interface AttemptOptions {
  * with HandlerTimeoutError as soon as it returns, whatever it returned.
  */
 export async function runAttempt<T>(fn: (signal: AbortSignal) => T | Promise<T>, opts: AttemptOptions): Promise<T> {
+  // Cancelled already (a lost lease, the end of a grace period): the attempt does not start.
+  if (opts.parent.aborted) throw new Error(`${opts.id}: cancelled before it started`);
   const ctrl = new AbortController();
   const onParent = () => ctrl.abort(opts.parent.reason);
-  if (opts.parent.aborted) ctrl.abort(opts.parent.reason);
-  else opts.parent.addEventListener('abort', onParent, { once: true });
+  opts.parent.addEventListener('abort', onParent, { once: true });
   let timedOut = false;
   let lingering: ReturnType<typeof setInterval> | undefined;
   const deadline = opts.timeoutMs

@@ -12,6 +12,8 @@ export interface Progress {
   notBefore: number;
   /** No attempt until the object changes. */
   permanent: boolean;
+  /** What the failed attempt was doing (create, update, resume, repair, delete), so a retry does the same. */
+  cause?: string | undefined;
 }
 
 export function tokenDigest(token: string): string {
@@ -27,12 +29,18 @@ export function readProgress(obj: KubeObject): Progress | undefined {
     attempt: Number(raw.attempt) || 0,
     notBefore: Number.isNaN(notBefore) ? 0 : notBefore,
     permanent: raw.permanent === true,
+    cause: typeof raw.cause === 'string' ? raw.cause : undefined,
   };
 }
 
+/** The latest instant a Date can hold; a longer delay is cut to it. */
+const MAX_DATE_MS = 8.64e15;
+
 /** The progress as stored, or null to clear it (a JSON merge patch removes a null field). */
 export function progressField(progress: Progress | null): Record<string, unknown> | null {
-  return progress ? { ...progress, notBefore: new Date(progress.notBefore).toISOString() } : null;
+  if (!progress) return null;
+  const { cause, ...rest } = progress;
+  return { ...rest, ...(cause ? { cause } : {}), notBefore: new Date(Math.min(progress.notBefore, MAX_DATE_MS)).toISOString() };
 }
 
 /** When the progress for `token` lets the next attempt start: 'now', after `ms`, or 'never' (permanent). */

@@ -1,4 +1,4 @@
-// Why: one level-triggered reconcile of one object, as named steps: load → validate → gate → finalizer → plan →
+// Why: one level-triggered reconcile of one object, as named steps: load → gate → validate → finalizer → plan →
 // steps (build, apply, record, prune, health per kustomize spec; handlers) → timers → report. It reads the object
 // afresh each time and decides everything from it; the event that woke it decides nothing.
 import type { Logger } from 'pino';
@@ -13,6 +13,7 @@ import { encodeEssence, essenceOf, lastHandled } from './essence.ts';
 import type { EventInfo, EventRecorder } from './events.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
 import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
+import { sameJson } from './json.ts';
 import { applyKustomization, deleteKustomization } from './kustomization.ts';
 import { gate, readProgress, tokenDigest, type Progress } from './progress.ts';
 import { writeReport, type Report } from './status.ts';
@@ -29,7 +30,10 @@ export interface ReconcilerDeps {
   events: EventRecorder;
   backoff?: BackoffPolicy;
   now?: () => number;
-  /** Aborted on shutdown (after the grace period) or a lost lease: running steps are cancelled, nothing is written. */
+  /**
+   * Aborted on shutdown (after the grace period) or a lost lease: running steps and requests are cancelled, no
+   * further step starts, and nothing more is written.
+   */
   signal?: AbortSignal;
   /** Told of every step attempt, for metrics. */
   onStep?: (outcome: { operator: string; handler: string; cause: string; ok: boolean; durationMs: number }) => void;
@@ -49,15 +53,19 @@ interface StepsOutcome {
   failure?: { error: unknown; step: Step };
 }
 
-/** The token failures of a deletion are recorded under (those of other states: their encoded essence). */
-const DELETE_TOKEN = 'delete';
+/** Failures are recorded under a token: the desired state they belong to, so a change of the object retries. */
+const deleteToken = (desired: string) => `delete:${desired}`;
+
+class Cancelled extends Error {
+  override name = 'Cancelled';
+}
 
 /** Reconciles one object at a time (the queue guarantees that); returns when it wants to run again, in ms. */
 export class Reconciler {
   private readonly deps: Required<Omit<ReconcilerDeps, 'onStep'>> & Pick<ReconcilerDeps, 'onStep'>;
   private readonly context: ContextDeps;
   private readonly timers = new TimerClock();
-  /** Objects this process has reconciled: resume handlers run once per process, for the others. */
+  /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
@@ -75,30 +83,35 @@ export class Reconciler {
     return this.deps.operator;
   }
 
+  /** Cancelled (a lost lease, the end of a grace period): this process must not touch anything any more. */
+  private get cancelled(): boolean {
+    return this.deps.signal.aborted;
+  }
+
   async reconcile(target: Target): Promise<number | undefined> {
-    // Cancelled (a lost lease, the end of a grace period): this process must not touch anything any more.
-    if (this.deps.signal.aborted) return undefined;
+    if (this.cancelled) return undefined;
     const obj = await this.load(target);
     if (!obj) return this.forget(target.uid);
     if (obj.metadata.deletionTimestamp) return this.finalize(obj);
     return this.sync(obj);
   }
 
+  /** The object is gone: nothing of it stays in memory. */
+  forget(uid: string): undefined {
+    this.seen.delete(uid);
+    this.timers.forget(uid);
+    return undefined;
+  }
+
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */
   private async load(target: Target): Promise<KubeObject | undefined> {
     try {
-      const obj = await this.deps.api.request<KubeObject>('GET', resourcePath(this.operator.resource, target.namespace, target.name));
+      const obj = await this.deps.api.request<KubeObject>('GET', resourcePath(this.operator.resource, target.namespace, target.name), { signal: this.deps.signal });
       return obj.metadata.uid === target.uid ? obj : undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       throw err;
     }
-  }
-
-  private forget(uid: string): undefined {
-    this.seen.delete(uid);
-    this.timers.forget(uid);
-    return undefined;
   }
 
   /** The object exists and is not being deleted: bring the world to its spec. */
@@ -107,21 +120,24 @@ export class Reconciler {
     const desired = encodeEssence(essence);
     const progress = readProgress(loaded);
 
+    // gate: a failure of this very state waits out its delay, or for good when it was permanent.
     const wait = gate(progress, desired, this.deps.now());
     if (wait.wait === 'never') return undefined;
     if (typeof wait.wait === 'number') return wait.wait;
     // validate: a bad object is reported once, and waits for a change (no retry loop).
     const problems = this.validate(loaded);
-    if (problems.length) return this.fail(loaded, desired, progress, { results: {}, events: [] }, new PermanentError(problems.join('; '), 'InvalidSpec'));
+    if (problems.length) return this.fail(loaded, desired, 'create', progress, { results: {}, events: [] }, new PermanentError(problems.join('; '), 'InvalidSpec'));
 
-    const obj = this.operator.needsFinalizer && !hasFinalizer(loaded) ? await addFinalizer(this.deps.api, this.operator.resource, loaded) : loaded;
+    // The finalizer goes on before anything is applied. If the object changed meanwhile, start again from it.
+    const obj = this.operator.needsFinalizer ? await addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal) : loaded;
+    if (!obj) return 0;
     const last = lastHandled(obj);
     const cause = this.plan(obj, last?.encoded, desired, progress);
     this.seen.add(obj.metadata.uid ?? '');
     if (!cause) return this.upToDate(obj, desired);
 
     const outcome = await this.runSteps(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired));
-    if (outcome.failure) return this.fail(obj, desired, progress, outcome, outcome.failure.error, outcome.failure.step);
+    if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step);
     const message = summary(outcome.results) || `${cause} handled`;
     this.log(obj).info({ cause }, `${cause} succeeded`);
     return this.report(obj, {
@@ -143,13 +159,14 @@ export class Reconciler {
   }
 
   /**
-   * plan: why the steps must run, or undefined when the world already matches the spec. A failure recorded for
-   * another state (the spec was changed back to the last-handled one) means the world may be half-changed: repair.
+   * plan: why the steps must run, or undefined when the world already matches the spec. A failure recorded for the
+   * handled state is retried as what it was (a resume); one recorded for another state (the spec was changed back
+   * to the last-handled one) means the world may be half-changed: repair.
    */
   private plan(obj: KubeObject, handled: string | undefined, desired: string, progress: Progress | undefined): Cause | undefined {
     if (handled === undefined) return 'create';
     if (handled !== desired) return 'update';
-    if (progress) return 'repair';
+    if (progress) return progress.token === tokenDigest(desired) && progress.cause === 'resume' ? 'resume' : 'repair';
     if (!this.seen.has(obj.metadata.uid ?? '') && this.operator.handlersFor('resume').length > 0) return 'resume';
     return undefined;
   }
@@ -169,6 +186,7 @@ export class Reconciler {
       const extra = this.stepApplies(step, cause, obj, old, now);
       if (!extra) continue;
       try {
+        if (this.cancelled) throw new Cancelled('cancelled before the step started');
         const result = await this.attempt(step, obj, cause, retry, extra);
         if (result && typeof result === 'object') out.results[step.id] = result;
         out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
@@ -219,12 +237,12 @@ export class Reconciler {
   }
 
   /** A failed step or validation: Ready=False with its reason, the retry state on the object, a Warning Event. */
-  private async fail(obj: KubeObject, token: string, progress: Progress | undefined, outcome: StepsOutcome, failure: unknown, step?: Step): Promise<number | undefined> {
+  private async fail(obj: KubeObject, token: string, cause: Cause, progress: Progress | undefined, outcome: StepsOutcome, failure: unknown, step?: Step): Promise<number | undefined> {
     // Cancelled by shutdown or a lost lease: another process (or the next start) does this again; say nothing.
-    if (this.deps.signal.aborted) return undefined;
+    if (this.cancelled) return undefined;
     let error = failure;
     const digest = tokenDigest(token);
-    const state: Progress = progress?.token === digest ? { ...progress } : { token: digest, attempt: 0, notBefore: 0, permanent: false };
+    const state: Progress = progress?.token === digest ? { ...progress, cause } : { token: digest, attempt: 0, notBefore: 0, permanent: false, cause };
     const limit = step?.kind === 'handler' ? step.options.retries : undefined;
     if (limit !== undefined && state.attempt >= limit && !isPermanent(error)) {
       error = new PermanentError(`gave up after ${limit} retries: ${error instanceof Error ? error.message : String(error)}`, 'RetriesExhausted');
@@ -250,16 +268,18 @@ export class Reconciler {
 
   /** report: the one status write of this reconcile, then its Events; with `timers`, due timers add their results. */
   private async report(obj: KubeObject, report: Report, timers = false): Promise<number | undefined> {
-    if (this.deps.signal.aborted) return undefined;
-    const next = timers ? await this.runTimers(obj, report) : undefined;
-    const written = await writeReport(this.deps.api, this.operator.resource, obj, report);
-    for (const event of report.events) await this.deps.events(written ?? obj, event);
+    const next = timers && !this.cancelled ? await this.runTimers(obj, report) : undefined;
+    if (this.cancelled) return undefined;
+    const written = await writeReport(this.deps.api, this.operator.resource, obj, report, this.deps.signal);
+    if (!written) return this.forget(obj.metadata.uid ?? '');
+    for (const event of report.events) await this.deps.events(written, event, this.deps.signal);
     return next;
   }
 
   /** Runs the due timers into the report (a result is written only when it changed); returns ms until the next one. */
   private async runTimers(obj: KubeObject, report: Report): Promise<number | undefined> {
-    const { due, nextMs } = this.timers.due(obj, this.operator.timers, this.deps.now());
+    const { due, nextMs, invalid } = this.timers.due(obj, this.operator.timers, this.deps.now());
+    for (const id of invalid) this.log(obj).warn({ timer: id }, `timer ${id}: its intervalMs is not a number of ms ≥ 1 for this object; it does not run`);
     for (const timer of due) {
       this.timers.ran(obj.metadata.uid ?? '', timer.id, this.deps.now());
       try {
@@ -267,7 +287,7 @@ export class Reconciler {
           id: timer.id,
           parent: this.deps.signal,
         });
-        if (result && typeof result === 'object' && JSON.stringify(obj.status?.[timer.id]) !== JSON.stringify(result)) report.results[timer.id] = result;
+        if (result && typeof result === 'object' && !sameJson(obj.status?.[timer.id], result)) report.results[timer.id] = result;
       } catch (err) {
         this.log(obj).warn({ err, timer: timer.id }, `timer ${timer.id} failed`);
       }
@@ -279,7 +299,8 @@ export class Reconciler {
   private async finalize(obj: KubeObject): Promise<number | undefined> {
     if (!hasFinalizer(obj)) return this.forget(obj.metadata.uid ?? '');
     const progress = readProgress(obj);
-    const wait = gate(progress, DELETE_TOKEN, this.deps.now());
+    const token = deleteToken(encodeEssence(essenceOf(obj)));
+    const wait = gate(progress, token, this.deps.now());
     if (wait.wait === 'never') return undefined;
     if (typeof wait.wait === 'number') return wait.wait;
     const body = this.deletable(obj);
@@ -288,14 +309,16 @@ export class Reconciler {
       if (step.kind === 'handler' && (step.cause !== 'delete' || !passesFilters(step.options, obj))) continue;
       if (step.kind === 'kustomize' && !body) continue;
       try {
-        const result = await this.attempt(step, obj, 'delete', failuresOf(progress, DELETE_TOKEN), {}, body);
+        if (this.cancelled) throw new Cancelled('cancelled before the step started');
+        const result = await this.attempt(step, obj, 'delete', failuresOf(progress, token), {}, body);
         out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
       } catch (error) {
-        return this.fail(obj, DELETE_TOKEN, progress, out, error, step);
+        return this.fail(obj, token, 'delete', progress, out, error, step);
       }
     }
-    for (const event of out.events) await this.deps.events(obj, event);
-    await removeFinalizer(this.deps.api, this.operator.resource, obj);
+    if (this.cancelled) return undefined;
+    for (const event of out.events) await this.deps.events(obj, event, this.deps.signal);
+    await removeFinalizer(this.deps.api, this.operator.resource, obj, this.deps.signal);
     this.log(obj).info({ cause: 'delete' }, 'delete succeeded, finalizer removed');
     return this.forget(obj.metadata.uid ?? '');
   }

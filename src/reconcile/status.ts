@@ -2,6 +2,7 @@
 import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
 import { conditionsFor, mergeConditions, truncate, type Condition, type Verdict } from './conditions.ts';
 import type { EventInfo } from './events.ts';
+import { sameJson } from './json.ts';
 import { progressField, type Progress } from './progress.ts';
 
 /** Everything one reconcile concluded, written once at its end. */
@@ -45,7 +46,7 @@ export function statusPatch(current: KubeObject, report: Report, now: string): R
 /** Whether a JSON merge patch would leave `target` as it is (null removes a field). */
 export function mergeIsNoop(target: unknown, patch: unknown): boolean {
   if (patch === null) return target === undefined || target === null;
-  if (typeof patch !== 'object' || Array.isArray(patch)) return JSON.stringify(target) === JSON.stringify(patch);
+  if (typeof patch !== 'object' || Array.isArray(patch)) return sameJson(target, patch);
   if (!target || typeof target !== 'object' || Array.isArray(target)) return false;
   return Object.entries(patch as Record<string, unknown>).every(([k, v]) => mergeIsNoop((target as Record<string, unknown>)[k], v));
 }
@@ -54,29 +55,32 @@ export function mergeIsNoop(target: unknown, patch: unknown): boolean {
  * Writes a report through the /status subresource, unless it changes nothing. Conditions are a list, which a
  * merge patch replaces whole, so the patch carries the resourceVersion it was computed from: a concurrent write
  * yields 409, and the patch is computed again on the fresh object (the report, and its generation, stay).
- * Returns the written object, the unchanged one, or undefined when the object is gone.
+ * Returns the written object, the unchanged one, or undefined when the object is gone (or replaced by a namesake).
  */
-export async function writeReport(api: Api, ref: ResourceRef, obj: KubeObject, report: Report, now: () => Date = () => new Date()): Promise<KubeObject | undefined> {
-  const { namespace, name } = obj.metadata;
+export async function writeReport(api: Api, ref: ResourceRef, obj: KubeObject, report: Report, signal?: AbortSignal, now: () => Date = () => new Date()): Promise<KubeObject | undefined> {
+  const { namespace, name, uid } = obj.metadata;
   let current = obj;
   for (let attempt = 0; ; attempt++) {
     // metav1.Time: RFC 3339 in whole seconds.
     const status = statusPatch(current, report, now().toISOString().replace(/\.\d+Z$/, 'Z'));
     if (mergeIsNoop(current.status, status)) return current;
     try {
+      // uid too: a namesake created since must never get this object's status.
       return await api.request<KubeObject>('PATCH', resourcePath(ref, namespace, name, 'status'), {
-        body: { metadata: { resourceVersion: current.metadata.resourceVersion }, status },
+        body: { metadata: { uid, resourceVersion: current.metadata.resourceVersion }, status },
         contentType: patchContentType('merge'),
+        signal,
       });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       if (!(err instanceof ApiError && err.status === 409) || attempt >= 5) throw err;
       try {
-        current = await api.request<KubeObject>('GET', resourcePath(ref, namespace, name));
+        current = await api.request<KubeObject>('GET', resourcePath(ref, namespace, name), { signal });
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) return undefined;
         throw e;
       }
+      if (current.metadata.uid !== uid) return undefined;
     }
   }
 }

@@ -5,19 +5,27 @@ import type { RegisteredTimer } from '../operator/operator.ts';
 export class TimerClock {
   private readonly runs = new Map<string, Map<string, number>>();
 
-  /** The timers due for this object now, and the ms until the next one is due after them. */
-  due(obj: KubeObject, timers: RegisteredTimer[], now: number): { due: RegisteredTimer[]; nextMs: number | undefined } {
+  /**
+   * The timers due for this object now, the ms until the next one is due after them, and the ids of timers whose
+   * interval (a function of the object) is not a number of ms ≥ 1: those never run, rather than run in a hot loop.
+   */
+  due(obj: KubeObject, timers: RegisteredTimer[], now: number): { due: RegisteredTimer[]; nextMs: number | undefined; invalid: string[] } {
     const last = this.runs.get(obj.metadata.uid ?? '');
     const due: RegisteredTimer[] = [];
+    const invalid: string[] = [];
     let nextMs: number | undefined;
     for (const timer of timers) {
       const interval = typeof timer.intervalMs === 'function' ? timer.intervalMs(obj as never) : timer.intervalMs;
+      if (!Number.isFinite(interval) || interval < 1) {
+        invalid.push(timer.id);
+        continue;
+      }
       const wait = (last?.get(timer.id) ?? -Infinity) + interval - now;
       if (wait <= 0) due.push(timer);
       const next = wait > 0 ? wait : interval;
       nextMs = nextMs === undefined ? next : Math.min(nextMs, next);
     }
-    return { due, nextMs };
+    return { due, nextMs, invalid };
   }
 
   ran(uid: string, id: string, now: number): void {

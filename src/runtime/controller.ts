@@ -54,6 +54,11 @@ export class Controller {
         const { operator, target } = parseKey(key);
         opts.logger.error({ err, operator, namespace: target.namespace, name: target.name, retryInMs }, 'reconcile failed');
       },
+      // The object is gone: its reconciler forgets it too, so memory never grows with deleted objects.
+      onForgotten: (key) => {
+        const { operator, target } = parseKey(key);
+        this.reconcilers.get(operator)?.forget(target.uid);
+      },
     });
   }
 

@@ -28,6 +28,8 @@ export interface LeaderElectionOptions {
   logger: Logger;
   onStartedLeading: () => void;
   onStoppedLeading: () => void;
+  /** While this says no, a candidate does not try to take the lease (its last term has not fully stopped). */
+  mayAcquire?: () => boolean;
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -61,7 +63,7 @@ export class LeaderElector {
   private loop?: Promise<void>;
 
   constructor(opts: LeaderElectionOptions) {
-    this.o = { now: Date.now, sleep: realSleep, ...opts };
+    this.o = { now: Date.now, sleep: realSleep, mayAcquire: () => true, ...opts };
   }
 
   get isLeader(): boolean {
@@ -83,7 +85,7 @@ export class LeaderElector {
       let ok = false;
       // Counted from the round's start: the renewal may have reached the API server at any moment of the round.
       const started = this.o.now();
-      if (budget > 0) {
+      if (budget > 0 && (this.leading || this.o.mayAcquire())) {
         const round = AbortSignal.any([this.stopper.signal, AbortSignal.timeout(budget)]);
         try {
           ok = await this.tryAcquireOrRenew(round);
@@ -139,12 +141,14 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const record = `${holder}|${spec.renewTime ?? ''}`;
+    // When we saw the record: after the GET returned, so a slow GET never makes the lease look older than it is.
+    const seen = this.o.now();
     if (record !== this.observedRecord) {
       this.observedRecord = record;
-      this.observedAt = now;
+      this.observedAt = seen;
     }
     const duration = (spec.leaseDurationSeconds ?? Math.ceil(this.o.leaseDurationMs / 1000)) * 1000;
-    if (holder !== '' && holder !== me && this.observedAt + duration > now) return false;
+    if (holder !== '' && holder !== me && this.observedAt + duration > seen) return false;
 
     const next: LeaseSpec = {
       holderIdentity: me,

@@ -115,6 +115,9 @@ export class Manager {
       logger,
       onStartedLeading: () => void this.transition(() => this.startController()),
       onStoppedLeading: () => this.lostLease(),
+      // A handler that ignores its abort signal can hold a stopping controller; until it has stopped, this process
+      // must not lead again (it could not reconcile) and leaves the lease to the others.
+      mayAcquire: () => this.stoppingControllers.size === 0,
     });
     logger.info({ lease: `${le.namespace}/${le.name}` }, 'waiting to become the leader');
     this.elector.start();

@@ -25,6 +25,8 @@ export interface QueueOptions {
   backoff?: BackoffPolicy;
   /** Told of worker errors (the worker reports its own handler failures; these are API errors and the like). */
   onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** Told when a forgotten key is dropped for good (at once, or when its running worker has ended). */
+  onForgotten?: (key: string) => void;
 }
 
 /**
@@ -38,7 +40,7 @@ export class WorkQueue {
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly worker: Worker;
-  private readonly opts: Required<Omit<QueueOptions, 'onError'>> & Pick<QueueOptions, 'onError'>;
+  private readonly opts: Required<Omit<QueueOptions, 'onError' | 'onForgotten'>> & Pick<QueueOptions, 'onError' | 'onForgotten'>;
 
   constructor(worker: Worker, opts: QueueOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error('concurrency must be a whole number ≥ 1');
@@ -94,7 +96,12 @@ export class WorkQueue {
     this.clearTimer(entry);
     entry.dirty = false;
     entry.forgotten = true;
-    if (!entry.running) this.entries.delete(key);
+    if (!entry.running) this.drop(key);
+  }
+
+  private drop(key: string): void {
+    this.entries.delete(key);
+    this.opts.onForgotten?.(key);
   }
 
   /** Keys held in memory: waiting, running or scheduled. */
@@ -158,7 +165,8 @@ export class WorkQueue {
     }
     entry.running = false;
     this.active--;
-    if (entry.forgotten || this.stopped) this.entries.delete(key);
+    if (entry.forgotten) this.drop(key);
+    else if (this.stopped) this.entries.delete(key);
     else if (entry.dirty) this.ready.push(key);
     else if (again !== undefined && Number.isFinite(again)) this.addAfter(key, again);
     else if (!entry.timer) this.entries.delete(key);

@@ -109,7 +109,7 @@ describe('reconcile core under faults', () => {
   });
 
   it('forgets an object that went during a failing apply: no more kubectl runs, no more reconciles', async () => {
-    await setRules([{ verb: 'apply', name: 'zombie', delayMs: 3_000, fail: true }]);
+    await setRules([{ verb: 'apply', name: 'zombie', delayMs: 5_000, fail: true }]);
     const op = operator();
     await applyObjects(sampleObj(ns, 'zombie', 1));
     await waitFor('the first apply running', async () => (await applies('zombie')).length === 1, 30_000, 100);

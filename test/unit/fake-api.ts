@@ -1,5 +1,6 @@
 // Why: an in-memory stand-in for the API server, for unit tests of one module (never for end-to-end tests).
 import { ApiError, type Api, type KubeObject, type RequestOptions } from '../../src/kube/api.ts';
+import { sortKeys } from '../../src/reconcile/json.ts';
 
 type Json = Record<string, unknown>;
 
@@ -90,6 +91,7 @@ export class FakeApi implements Api {
       const body = structuredClone(opts.body) as Json & { metadata?: Json };
       const wantRv = body.metadata?.resourceVersion;
       if (wantRv !== undefined && wantRv !== current.metadata.resourceVersion) throw new ApiError(409, 'conflict', 'Conflict');
+      if (body.metadata?.uid !== undefined && body.metadata.uid !== current.metadata.uid) throw new ApiError(409, 'Precondition failed: UID', 'Conflict');
       if (body.metadata) delete body.metadata.resourceVersion;
       // The /status subresource ignores everything but status; the main resource ignores status.
       const effective = isStatus ? { status: body.status } : { ...body, status: undefined };
@@ -98,8 +100,10 @@ export class FakeApi implements Api {
     }
     if (!isStatus && JSON.stringify(next.spec) !== JSON.stringify(current.spec)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     next.metadata.resourceVersion = String(++this.rv);
-    this.objects.set(key, next);
-    return structuredClone(next) as T;
+    // The API server hands objects back with their keys sorted, whatever order they were written in.
+    const stored = sortKeys(next) as KubeObject;
+    this.objects.set(key, stored);
+    return structuredClone(stored) as T;
   }
 
   async stream(): Promise<AsyncIterable<string>> {

@@ -92,6 +92,35 @@ describe('leader election', () => {
     await a.stop();
   });
 
+  it('does not take a free lease while its last term has not fully stopped', async () => {
+    const api = new LeaseApi();
+    const clock = { now: 0 };
+    let stopped = false;
+    const events: string[] = [];
+    const a = new LeaderElector({
+      api,
+      namespace: 'ns',
+      name: 'lease',
+      identity: 'a',
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 10,
+      logger: pino({ level: 'silent' }),
+      onStartedLeading: () => events.push('leads'),
+      onStoppedLeading: () => events.push('stops'),
+      mayAcquire: () => stopped,
+      now: () => clock.now,
+    });
+    a.start();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(a.isLeader).toBe(false);
+    expect(api.lease).toBeUndefined();
+    stopped = true;
+    while (!a.isLeader) await new Promise((r) => setTimeout(r, 5));
+    await a.stop();
+    expect(events).toEqual(['leads']);
+  });
+
   it('writes MicroTime with six fractional digits', () => {
     expect(microTime(Date.UTC(2026, 0, 2, 3, 4, 5, 678))).toBe('2026-01-02T03:04:05.678000Z');
   });

@@ -68,6 +68,42 @@ describe('work queue', () => {
     expect(q.size).toBe(0);
   });
 
+  it('drops a key forgotten while it waits, and tells when a forgotten key is gone for good', async () => {
+    const gate = deferred();
+    const ran: string[] = [];
+    const dropped: string[] = [];
+    const q = new WorkQueue(async (key) => {
+      ran.push(key);
+      if (key === 'a') await gate.promise;
+      return undefined;
+    }, { concurrency: 1, onForgotten: (key) => dropped.push(key) });
+    q.add('a');
+    q.add('b');
+    q.forget('b'); // waiting behind a: never runs
+    q.forget('a'); // running: dropped once it ends
+    expect(dropped).toEqual(['b']);
+    gate.resolve();
+    await q.idle();
+    expect(ran).toEqual(['a']);
+    expect(dropped).toEqual(['b', 'a']);
+  });
+
+  it('runs a key forgotten and then added again while it ran (the object came back in a relist)', async () => {
+    const gate = deferred();
+    let runs = 0;
+    const q = new WorkQueue(async () => {
+      if (++runs === 1) await gate.promise;
+      return undefined;
+    }, { concurrency: 1 });
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    q.forget('a');
+    q.add('a');
+    gate.resolve();
+    await q.idle();
+    expect(runs).toBe(2);
+  });
+
   it('waits a delay longer than 2^31 ms instead of running at once', async () => {
     let runs = 0;
     const q = new WorkQueue(async () => void runs++, { concurrency: 1 });

@@ -186,6 +186,49 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(w.statusWrites()).toBe(0);
   });
 
+  it('writes nothing once cancelled during a successful apply, and runs no later step', async () => {
+    let w!: ReturnType<typeof world>;
+    let later = 0;
+    const k = fakeKubectl([], async () => w.cancel.abort());
+    const operator = new Operator({ name: 'c', resource: thing })
+      .kustomize('first', () => ({ base: 'sample' }))
+      .onCreate('later', () => void later++)
+      .timer('tick', { intervalMs: 1_000 }, () => ({ ticked: true }));
+    w = world(operator, {}, k.run);
+    expect(await w.run()).toBeUndefined();
+    expect(later).toBe(0);
+    expect(w.statusWrites()).toBe(0);
+    expect(w.api.events).toHaveLength(0);
+  });
+
+  it('starts again from the object when it changed before the finalizer went on, instead of applying an unvalidated spec', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k.run);
+    let first = true;
+    w.api.failWhen = (method, path) => {
+      if (method !== 'PATCH' || path.endsWith('/status') || !first) return undefined;
+      first = false;
+      return new ApiError(409, 'the object has been modified', 'Conflict');
+    };
+    expect(await w.run()).toBe(0);
+    expect(k.calls).toHaveLength(0);
+    expect(w.statusWrites()).toBe(0);
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+  });
+
+  it('never writes its status onto a namesake created while it ran', async () => {
+    let w!: ReturnType<typeof world>;
+    const k = fakeKubectl([], async () => {
+      const old = w.current();
+      w.api.put(w.path, { ...old, metadata: { name: 'a', namespace: 'ns', uid: 'new-uid' }, status: {} });
+    });
+    w = world(sample, { spec: { count: 1 } }, k.run);
+    await w.run();
+    expect(w.current().metadata.uid).toBe('new-uid');
+    expect(w.current().status).toEqual({});
+  });
+
   it('writes nothing once cancelled (a lost lease): the apply is killed and the next leader does it again', async () => {
     let w!: ReturnType<typeof world>;
     const k = fakeKubectl([1], async () => w.cancel.abort());
@@ -339,9 +382,30 @@ describe('reconcile: failures and retries', () => {
     expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'ToldToStop' });
   });
 
+  it('retries a failed resume handler as a resume, until it succeeds', async () => {
+    let resumes = 0;
+    const operator = op().onCreate('thing_create', () => undefined).onResume('thing_resume', () => {
+      if (++resumes === 1) throw new Error('not yet');
+    });
+    const w = world(operator);
+    await w.run();
+    const restarted = w.reconciler();
+    expect(await w.run(restarted)).toBe(1_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HandlerFailed' });
+    w.clock.now += 1_000;
+    await w.run(restarted);
+    expect(resumes).toBe(2);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
   it('refuses delays setTimeout cannot wait for, when the handler is registered', () => {
     expect(() => op().onCreate('x', () => undefined, { timeoutMs: 2 ** 31 })).toThrow(/timeoutMs must be between 1 and 2147483647/);
     expect(() => op().timer('x', { intervalMs: 0 }, () => undefined)).toThrow(/intervalMs/);
+  });
+
+  it('refuses step ids that are status fields kustomate writes itself', () => {
+    expect(() => op().onCreate('conditions', () => undefined)).toThrow(/status field kustomate writes itself/);
+    expect(() => op().kustomize('kustomate', () => ({ base: 'sample' }))).toThrow(/status field kustomate writes itself/);
   });
 });
 
@@ -403,6 +467,13 @@ describe('reconcile: handlers', () => {
     expect(w.current().metadata.finalizers).toBeUndefined();
   });
 
+  it('never runs a timer whose interval, a function of the object, is not a number of ms ≥ 1', async () => {
+    let runs = 0;
+    const w = world(op().onCreate('thing_create', () => undefined).timer('tick', { intervalMs: () => 0 }, () => void runs++));
+    expect(await w.run()).toBeUndefined();
+    expect(runs).toBe(0);
+  });
+
   it('runs timers after a successful reconcile, writes a result only when it changes, and comes back every interval', async () => {
     let value = 'a';
     let runs = 0;
@@ -458,6 +529,24 @@ describe('reconcile: delete', () => {
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     await w.run();
     expect(k.calls.map((c) => c[0])).toEqual(['apply', 'delete']);
+    expect(w.current().metadata.finalizers).toEqual([]);
+  });
+
+  it('retries a delete that failed for good once the object is changed (an annotation will do)', async () => {
+    let refuse = true;
+    const operator = op().onDelete('thing_delete', () => {
+      if (refuse) throw new PermanentError('not now', 'Refused');
+    });
+    const w = world(operator);
+    await w.run();
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    expect(await w.run()).toBeUndefined();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'Refused' });
+    refuse = false;
+    await w.run();
+    expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
+    await w.patch({ metadata: { annotations: { 'please-retry': 'now' } } });
+    await w.run();
     expect(w.current().metadata.finalizers).toEqual([]);
   });
 
