@@ -10,7 +10,7 @@ module.exports = {
   forbidden: [
     forbid('kube-is-the-bottom', 'src/kube talks to the API server and knows nothing else of kustomate', layer('kube'), '^src/(?!kube/)'),
     forbid('kubectl-is-the-bottom', 'src/kubectl only spawns kubectl', layer('kubectl'), '^src/(?!kubectl/)'),
-    forbid('kustomize-knows-only-kubectl', 'the work dir and kustomize commands need nothing above kubectl', layer('kustomize'), '^src/(?!kustomize/|kubectl/)'),
+    forbid('kustomize-knows-only-the-bottom', 'the work dir and kustomize commands need nothing above kube and kubectl', layer('kustomize'), '^src/(?!kustomize/|kubectl/|kube/)'),
     forbid('api-below-the-engine', 'the handler API must not reach into the reconciler or the runtime', layer('operator'), '^src/(reconcile|runtime|operators|cli)/|^src/(start|index)\\.ts$'),
     forbid('reconcile-below-runtime', 'a reconcile knows nothing of watches, queues or processes (backoff is a formula)', layer('reconcile'), '^src/(runtime/(?!backoff\\.ts$)|operators/|cli/)|^src/(start|index)\\.ts$'),
     forbid('watcher-knows-no-handlers', 'the watcher emits objects; it knows nothing of operators, handlers or reconciles', '^src/runtime/(watcher|queue|namespaces|backoff)\\.ts$', '^src/(operator|reconcile|operators|kustomize|kubectl)/'),

@@ -8,7 +8,7 @@ import { createLogger, type LogFormat } from './runtime/logger.ts';
 import { Manager, type LeaderElectionConfig } from './runtime/manager.ts';
 import { Metrics } from './runtime/metrics.ts';
 import { namespaceScope } from './runtime/namespaces.ts';
-import type { Operator } from './operator/operator.ts';
+import type { DriftMode, Operator } from './operator/operator.ts';
 
 export interface StartOptions {
   operators: Operator<any>[];
@@ -32,6 +32,9 @@ export interface StartOptions {
   health?: { port: number; host: string };
   /** On stop, how long running kubectl commands may finish (default 30 s). */
   gracePeriodMs?: number;
+  /** Override every operator's drift mode (`correct`, `warn`, `ignore`) and health timeout. */
+  drift?: DriftMode;
+  healthTimeoutMs?: number;
   logger?: Logger;
   logFormat?: LogFormat;
 }
@@ -95,6 +98,8 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     metrics,
     relistIntervalMs: opts.relistIntervalMs ?? 600_000,
     gracePeriodMs: opts.gracePeriodMs ?? 30_000,
+    drift: opts.drift,
+    healthTimeoutMs: opts.healthTimeoutMs,
     ...(opts.health ? { health: opts.health } : {}),
     ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}),
   });

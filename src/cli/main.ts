@@ -60,6 +60,8 @@ program
   .option('--health-host <address>', 'address the health server binds to (0.0.0.0 in a pod)', '127.0.0.1')
   .addOption(new Option('--log-format <format>', 'json lines or pretty (default: pretty in a terminal, else json)').choices(['json', 'pretty']))
   .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long running kubectl commands may finish before they are cancelled').argParser(wholeNumber).default(30))
+  .addOption(new Option('--drift <mode>', 'a child deleted or changed by hand: correct (re-apply it), warn (a Drifted condition and Event only) or ignore; default: each operator\'s own, else correct').choices(['correct', 'warn', 'ignore']))
+  .addOption(new Option('--health-timeout <seconds>', 'how long children may take to become healthy after an apply before Ready says HealthCheckFailed; default: each operator\'s own, else 300').argParser(positiveInt))
   .action(async (names: string[], flags) => runCommand(names, flags));
 
 program

@@ -1,6 +1,7 @@
 // Why: `kustomate run`: turn flags into StartOptions, start the operators, stop cleanly on SIGTERM/SIGINT.
 import fs from 'node:fs';
 import { pickOperators } from '../operators/index.ts';
+import type { DriftMode } from '../operator/operator.ts';
 import type { LogFormat } from '../runtime/logger.ts';
 import { namespaceScope } from '../runtime/namespaces.ts';
 import { startOperators } from '../start.ts';
@@ -24,6 +25,8 @@ export interface RunFlags {
   healthHost: string;
   logFormat?: LogFormat;
   gracePeriod: number;
+  drift?: DriftMode;
+  healthTimeout?: number;
 }
 
 export class UsageError extends Error {
@@ -71,6 +74,8 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     keepWorkdirs: flags.keepWorkdirs ?? false,
     relistIntervalMs: flags.relistInterval * 1000,
     gracePeriodMs: flags.gracePeriod * 1000,
+    ...(flags.drift ? { drift: flags.drift } : {}),
+    ...(flags.healthTimeout ? { healthTimeoutMs: flags.healthTimeout * 1000 } : {}),
     health: { port: flags.healthPort, host: flags.healthHost },
     logFormat: flags.logFormat,
     ...(flags.leaderElection

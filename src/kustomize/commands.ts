@@ -1,7 +1,13 @@
 // Why: the kustomize path shared by the reconciler and the CLI: build a work dir for a spec, run kubectl on it, clean up.
+import type { KubeObject } from '../kube/api.ts';
 import { KubectlError, type KubectlResult, type KubectlRunner } from '../kubectl/runner.ts';
-import { ownerSelector } from './labels.ts';
 import { BuildError, createWorkdir, type KustomizeSpec, type Owner, type Workdir } from './workdir.ts';
+
+/** The field manager kustomate applies as; managedFields show which fields it set, and who changed them since. */
+export const FIELD_MANAGER = 'kustomate';
+
+/** What an apply did: kubectl's result, with `stdout` in kubectl's own words, and the objects as applied. */
+export type ApplyOutput = KubectlResult & { objects: KubeObject[] };
 
 /** Where bases live, which kubectl runs, and whether work dirs are kept for debugging. */
 export interface KustomizeEnv {
@@ -32,14 +38,30 @@ async function inWorkdir(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, a
 }
 
 /**
- * `kubectl apply -k DIR`: creates or updates everything the spec renders. Kinds in `spec.prune` that carry this
- * owner's label but are no longer rendered are deleted; nothing else is
- * (https://kubernetes.io/docs/tasks/manage-kubernetes-objects/declarative-config/#alternative-kubectl-apply-f-directory-prune).
+ * `kubectl apply -k DIR --server-side`: creates or updates everything the spec renders, as the field manager
+ * `kustomate`, taking back any field someone else changed since (--force-conflicts), as Flux does
+ * (https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts). The objects come back with their
+ * managedFields, so the caller knows what exists now and which fields are kustomate's, without another kubectl run.
  * Throws BuildError when the work dir cannot be built, KubectlError(ApplyFailed) on a non-zero exit.
  */
-export function applySpec(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner): Promise<KubectlResult> {
-  const prune = spec.prune?.length ? ['--prune', '-l', ownerSelector(owner), ...spec.prune.map((k) => `--prune-allowlist=${k}`)] : [];
-  return inWorkdir(env, spec, owner, (dir) => ['apply', '-k', dir, ...prune], 'ApplyFailed');
+export async function applySpec(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner): Promise<ApplyOutput> {
+  const args = (dir: string) => ['apply', '-k', dir, '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '--show-managed-fields'];
+  const result = await inWorkdir(env, spec, owner, args, 'ApplyFailed');
+  const objects = parseObjects(result.stdout);
+  return { ...result, stdout: objects.map(appliedLine).join('\n'), objects };
+}
+
+/** kubectl -o json prints one object, or a List of them. */
+function parseObjects(stdout: string): KubeObject[] {
+  if (!stdout.trim()) return [];
+  const parsed = JSON.parse(stdout) as KubeObject & { items?: KubeObject[] };
+  return parsed.kind === 'List' || Array.isArray(parsed.items) ? (parsed.items ?? []) : [parsed];
+}
+
+/** The line kubectl prints for a server-side applied object: `deployment.apps/web serverside-applied`. */
+function appliedLine(obj: KubeObject): string {
+  const group = obj.apiVersion.includes('/') ? `.${obj.apiVersion.split('/')[0]}` : '';
+  return `${obj.kind.toLowerCase()}${group}/${obj.metadata.name} serverside-applied`;
 }
 
 /** `kubectl delete -k DIR --ignore-not-found`: waits until the objects are gone; deleting twice is not an error. */

@@ -30,11 +30,6 @@ export interface KustomizeSpec {
   files?: Record<string, string>;
   /** Name prefix for every object; default `<name>-`. Use '' when patches give objects their exact names. */
   namePrefix?: string;
-  /**
-   * Kinds (`group/version/Kind`, `core/v1/Pod` for the core group) that `apply -k` prunes: objects of these
-   * kinds that carry this instance's owner label but are no longer rendered are deleted.
-   */
-  prune?: string[];
 }
 
 /** The custom resource the rendered objects belong to. */

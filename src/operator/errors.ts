@@ -33,8 +33,18 @@ export class HandlerTimeoutError extends Error {
   readonly reason = 'TimedOut';
 }
 
+/** A step of kustomate's own failed (a prune, a delete from the inventory); retried with backoff. */
+export class StepError extends Error {
+  override name = 'StepError';
+  readonly reason: string;
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
 // Errors are told apart by name, not by class: an operator module may import its own copy of kustomate.
-const REASONED = new Set(['TemporaryError', 'PermanentError', 'KubectlError', 'BuildError', 'HandlerTimeoutError']);
+const REASONED = new Set(['TemporaryError', 'PermanentError', 'KubectlError', 'BuildError', 'HandlerTimeoutError', 'StepError']);
 
 function named(err: unknown, name: string): boolean {
   return err instanceof Error && err.name === name;

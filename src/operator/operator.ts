@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Api, KubeObject, ResourceRef } from '../kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
+import type { ApplyOutput } from '../kustomize/commands.ts';
 import type { KustomizeSpec } from '../kustomize/workdir.ts';
 
 /**
@@ -47,7 +48,7 @@ export interface HandlerContext<Spec = Record<string, unknown>> {
   adopt<T extends { metadata?: Record<string, unknown> }>(child: T): T;
   /** Renders a work dir for `spec` and applies or deletes it; a non-zero exit throws KubectlError. */
   kustomize: {
-    apply(spec: KustomizeSpec): Promise<KubectlResult>;
+    apply(spec: KustomizeSpec): Promise<ApplyOutput>;
     delete(spec: KustomizeSpec): Promise<KubectlResult>;
   };
   /** Aborted on shutdown, on a lost lease, and when the attempt's `timeoutMs` is up. */
@@ -91,8 +92,11 @@ export interface RegisteredHandler<Spec = any> {
 export interface KustomizeHooks<Spec = Record<string, unknown>> {
   /** Runs before apply (not before delete), e.g. to create a Secret the base refers to. */
   beforeApply?: (ctx: HandlerContext<Spec>) => Promise<void>;
-  /** Builds the stored result from kubectl's output; default `{message: stdout}`. */
-  result?: (ctx: HandlerContext<Spec>, output: KubectlResult) => HandlerResult | Promise<HandlerResult>;
+  /**
+   * Builds the stored result from the apply; default `{message: output.stdout}` (kubectl's lines, such as
+   * `deployment.apps/web serverside-applied`). `output.objects` are the objects as applied.
+   */
+  result?: (ctx: HandlerContext<Spec>, output: ApplyOutput) => HandlerResult | Promise<HandlerResult>;
 }
 
 export interface RegisteredKustomization<Spec = any> {
@@ -118,12 +122,26 @@ export interface RegisteredTimer<Spec = any> extends TimerOptions<Spec> {
 /** Returns problems with the object; any problem makes it Ready=False/InvalidSpec with no retry until it changes. */
 export type Validator<Spec = Record<string, unknown>> = (obj: CustomResource<Spec>) => string[];
 
+/** What happens when a child differs from what was applied: re-apply it, only report it, or neither. */
+export type DriftMode = 'correct' | 'warn' | 'ignore';
+
+/** A child's health: `failed` means waiting will not help (a failed Job), so Ready turns HealthCheckFailed at once. */
+export interface Health {
+  healthy: boolean;
+  message: string;
+  failed?: boolean;
+}
+
 export interface OperatorOptions {
   /** Short name used on the command line and in metrics, e.g. `sample`. */
   name: string;
   resource: ResourceRef;
   /** Folder holding this operator's kustomize bases, one subfolder per base; default: the runtime's `basesDir`. */
   basesDir?: string;
+  /** A child deleted or changed by hand: `correct` (default) re-applies it, `warn` reports it, `ignore` does neither. */
+  drift?: DriftMode;
+  /** How long children may take to become healthy after an apply before Ready says HealthCheckFailed (default 5 min). */
+  healthTimeoutMs?: number;
 }
 
 const ID = /^[a-z][a-z0-9_]*$/;
@@ -151,6 +169,10 @@ export class Operator<Spec = Record<string, unknown>> {
   readonly name: string;
   readonly resource: ResourceRef;
   readonly basesDir: string | undefined;
+  readonly drift: DriftMode | undefined;
+  readonly healthTimeoutMs: number | undefined;
+  /** Health rules of this operator, by `Kind` or `group/Kind`. */
+  readonly healthChecks: Record<string, (obj: KubeObject) => Health | undefined> = {};
   readonly steps: Step<Spec>[] = [];
   readonly validators: Validator<Spec>[] = [];
   readonly timers: RegisteredTimer<Spec>[] = [];
@@ -159,6 +181,9 @@ export class Operator<Spec = Record<string, unknown>> {
     this.name = opts.name;
     this.resource = opts.resource;
     this.basesDir = opts.basesDir;
+    this.drift = opts.drift;
+    checkDelay('healthTimeoutMs', opts.healthTimeoutMs);
+    this.healthTimeoutMs = opts.healthTimeoutMs;
   }
 
   private checkId(id: string): void {
@@ -211,6 +236,16 @@ export class Operator<Spec = Record<string, unknown>> {
     const path = field.split('.').filter(Boolean);
     if (path.length === 0) throw new Error(`field handler ${id} needs a field path such as spec.count`);
     return this.on('field', id, fn, options, path);
+  }
+
+  /**
+   * Judges the health of children of one kind (`Kind`, or `group/Kind` such as `batch/Job`), in place of the
+   * built-in rules; return undefined to leave the judgement to them.
+   */
+  healthCheck(kind: string, check: (obj: KubeObject) => Health | undefined): this {
+    if (!/^([a-z0-9.-]*\/)?[A-Z][A-Za-z0-9]*$/.test(kind)) throw new Error(`health check kind "${kind}" must be Kind or group/Kind`);
+    this.healthChecks[kind] = check;
+    return this;
   }
 
   validate(fn: Validator<Spec>): this {

@@ -5,6 +5,7 @@ import type { KustomizeSpec } from '../kustomize/workdir.ts';
 import { PermanentError, isPermanent } from '../operator/errors.ts';
 import type { HandlerContext, HandlerResult, RegisteredKustomization } from '../operator/operator.ts';
 import { ownerOf, type ContextDeps } from './context.ts';
+import { entryOf, type InventoryEntry } from './inventory.ts';
 
 /** build: the operator's spec for this object. A builder that throws a plain error is a bad object, not a retry. */
 export function buildSpec(step: RegisteredKustomization, body: HandlerContext['body']): KustomizeSpec {
@@ -16,14 +17,13 @@ export function buildSpec(step: RegisteredKustomization, body: HandlerContext['b
   }
 }
 
-/** build → apply → record → prune → health for one spec; returns the result stored at status.<id>. */
-export async function applyKustomization(deps: ContextDeps, step: RegisteredKustomization, ctx: HandlerContext<any>): Promise<HandlerResult> {
+/** build → apply for one spec: the result stored at status.<id>, and what was applied (for record and prune). */
+export async function applyKustomization(deps: ContextDeps, step: RegisteredKustomization, ctx: HandlerContext<any>): Promise<{ result: HandlerResult; applied: InventoryEntry[] }> {
   const spec = buildSpec(step, ctx.body);
   await step.hooks.beforeApply?.(ctx);
   const output = await applySpec({ kubectl: deps.kubectl, basesDir: deps.basesDir, keepWorkdirs: deps.keepWorkdirs, signal: ctx.signal }, spec, ownerOf(ctx.body));
-  // record, prune and health: what the apply left, what it no longer renders, and whether the children are healthy.
-  // Until they look at the children, an apply that exited 0 is the whole of it.
-  return step.hooks.result ? step.hooks.result(ctx, output) : { message: output.stdout };
+  const result = step.hooks.result ? await step.hooks.result(ctx, output) : { message: output.stdout };
+  return { result, applied: output.objects.map(entryOf) };
 }
 
 /** `kubectl delete -k` on the spec built from `body`. */

@@ -1,22 +1,26 @@
-// Why: one level-triggered reconcile of one object, as named steps: load → gate → validate → finalizer → plan →
-// steps (build, apply, record, prune, health per kustomize spec; handlers) → timers → report. It reads the object
-// afresh each time and decides everything from it; the event that woke it decides nothing.
+// Why: one level-triggered reconcile of one object, as named steps: load → gate → validate → finalizer → plan (with
+// drift) → steps (build, apply, record, prune per kustomize spec; handlers) → health → timers → report. It reads the
+// object afresh each time and decides everything from it; the event that woke it decides nothing.
 import type { Logger } from 'pino';
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
+import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
 import { PermanentError, isPermanent, isTemporary, reasonOf } from '../operator/errors.ts';
-import type { Cause, Essence, HandlerContext, HandlerResult, Operator, Step } from '../operator/operator.ts';
+import type { Cause, DriftMode, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
-import { findCondition, type Verdict } from './conditions.ts';
+import { describeDrift, driftOf, loadChild, type Drift } from './children.ts';
+import { findCondition, type Condition, type Verdict } from './conditions.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
 import { encodeEssence, essenceOf, lastHandled } from './essence.ts';
 import type { EventInfo, EventRecorder } from './events.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
-import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
+import { runAttempt } from './handlers.ts';
+import { healthOf } from './health.ts';
+import { describeEntry, readInventory, type Inventory, type InventoryEntry } from './inventory.ts';
 import { sameJson } from './json.ts';
-import { applyKustomization, deleteKustomization } from './kustomization.ts';
 import { gate, readProgress, tokenDigest, type Progress } from './progress.ts';
 import { writeReport, type Report } from './status.ts';
+import { Steps, messageOf, pastTense, type StepsOutcome } from './steps.ts';
 import { TimerClock } from './timers.ts';
 
 export interface ReconcilerDeps {
@@ -35,6 +39,13 @@ export interface ReconcilerDeps {
    * further step starts, and nothing more is written.
    */
   signal?: AbortSignal;
+  /** Shared API discovery (kinds to REST paths); one is made when absent. */
+  discovery?: Discovery;
+  /** Overrides the operator's own `drift` and `healthTimeoutMs` (the command line's --drift, --health-timeout). */
+  drift?: DriftMode | undefined;
+  healthTimeoutMs?: number | undefined;
+  /** Told of the children in an inventory, so they are watched. */
+  onChildren?: (entries: InventoryEntry[]) => void;
   /** Told of every step attempt, for metrics. */
   onStep?: (outcome: { operator: string; handler: string; cause: string; ok: boolean; durationMs: number }) => void;
 }
@@ -46,30 +57,32 @@ export interface Target {
   uid: string;
 }
 
-/** What the steps of one reconcile did, before it is reported. */
-interface StepsOutcome {
-  results: Record<string, unknown>;
-  events: EventInfo[];
-  failure?: { error: unknown; step: Step };
-}
-
 /** Failures are recorded under a token: the desired state they belong to, so a change of the object retries. */
 const deleteToken = (desired: string) => `delete:${desired}`;
 
-class Cancelled extends Error {
-  override name = 'Cancelled';
-}
+const DEFAULT_HEALTH_TIMEOUT_MS = 5 * 60_000;
 
 /** Reconciles one object at a time (the queue guarantees that); returns when it wants to run again, in ms. */
 export class Reconciler {
-  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep'>> & Pick<ReconcilerDeps, 'onStep'>;
+  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep' | 'onChildren' | 'drift' | 'healthTimeoutMs'>> &
+    Pick<ReconcilerDeps, 'onStep' | 'onChildren'>;
   private readonly context: ContextDeps;
+  private readonly steps: Steps;
+  private readonly driftMode: DriftMode;
+  private readonly healthTimeoutMs: number;
   private readonly timers = new TimerClock();
   /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
 
   constructor(deps: ReconcilerDeps) {
-    this.deps = { keepWorkdirs: false, backoff: DEFAULT_BACKOFF, now: Date.now, signal: new AbortController().signal, ...deps };
+    this.deps = {
+      keepWorkdirs: false,
+      backoff: DEFAULT_BACKOFF,
+      now: Date.now,
+      signal: new AbortController().signal,
+      discovery: deps.discovery ?? new Discovery(deps.api),
+      ...deps,
+    } as Reconciler['deps'];
     this.context = {
       api: deps.api,
       kubectl: deps.kubectl,
@@ -77,10 +90,24 @@ export class Reconciler {
       keepWorkdirs: this.deps.keepWorkdirs,
       logger: deps.logger,
     };
+    this.steps = new Steps({
+      operator: deps.operator,
+      context: this.context,
+      children: this.children,
+      signal: this.deps.signal,
+      onChildren: deps.onChildren,
+      onStep: deps.onStep,
+    });
+    this.driftMode = deps.drift ?? deps.operator.drift ?? 'correct';
+    this.healthTimeoutMs = deps.healthTimeoutMs ?? deps.operator.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
   }
 
   private get operator(): Operator<any> {
     return this.deps.operator;
+  }
+
+  private get children() {
+    return { api: this.deps.api, discovery: this.deps.discovery, signal: this.deps.signal };
   }
 
   /** Cancelled (a lost lease, the end of a grace period): this process must not touch anything any more. */
@@ -132,22 +159,24 @@ export class Reconciler {
     const obj = this.operator.needsFinalizer ? await addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal) : loaded;
     if (!obj) return 0;
     const last = lastHandled(obj);
-    const cause = this.plan(obj, last?.encoded, desired, progress);
-    this.seen.add(obj.metadata.uid ?? '');
-    if (!cause) return this.upToDate(obj, desired);
+    const inventory = readInventory(obj);
+    this.deps.onChildren?.(Object.values(inventory).flat());
 
-    const outcome = await this.runSteps(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired));
-    if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step);
-    const message = summary(outcome.results) || `${cause} handled`;
-    this.log(obj).info({ cause }, `${cause} succeeded`);
-    return this.report(obj, {
-      generation: obj.metadata.generation,
-      verdict: { ready: true, reason: 'Succeeded', message },
-      results: outcome.results,
-      lastHandled: desired,
-      ...(progress ? { progress: null } : {}),
-      events: outcome.events.length ? outcome.events : [{ type: 'Normal', reason: pastTense(cause), message }],
-    }, true);
+    // plan, with drift: children deleted or changed by hand since the last apply.
+    let cause = this.plan(obj, last?.encoded, desired, progress);
+    const drifted = !cause || cause === 'resume' ? await this.findDrift(inventory) : [];
+    if (drifted.length && this.driftMode === 'correct') cause = 'repair';
+    else this.seen.add(obj.metadata.uid ?? '');
+    const log = this.log(obj);
+    if (!cause) return this.settle(obj, desired, progress, inventory, { results: {}, events: [] }, undefined, drifted);
+
+    const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, log);
+    if (this.driftMode === 'correct') {
+      outcome.events.unshift(...drifted.map((d): EventInfo => ({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(d)}; re-applied` })));
+    }
+    if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step, inventory);
+    log.info({ cause }, `${cause} succeeded`);
+    return this.settle(obj, desired, progress, inventory, outcome, cause, this.driftMode === 'warn' ? drifted : []);
   }
 
   private validate(obj: KubeObject): string[] {
@@ -159,9 +188,9 @@ export class Reconciler {
   }
 
   /**
-   * plan: why the steps must run, or undefined when the world already matches the spec. A failure recorded for the
-   * handled state is retried as what it was (a resume); one recorded for another state (the spec was changed back
-   * to the last-handled one) means the world may be half-changed: repair.
+   * plan: why the steps must run, or undefined when the spec is handled. A failure recorded for the handled state
+   * is retried as what it was (a resume); one recorded for another state (the spec was changed back to the
+   * last-handled one) means the world may be half-changed: repair.
    */
   private plan(obj: KubeObject, handled: string | undefined, desired: string, progress: Progress | undefined): Cause | undefined {
     if (handled === undefined) return 'create';
@@ -171,73 +200,95 @@ export class Reconciler {
     return undefined;
   }
 
-  /** Nothing to apply: Ready stays (or becomes) True for this generation, and due timers run. */
-  private upToDate(obj: KubeObject, desired: string): Promise<number | undefined> {
+  /** The children that differ from what was applied (none when drift is ignored). */
+  private async findDrift(inventory: Inventory): Promise<Drift[]> {
+    if (this.driftMode === 'ignore') return [];
+    const drifted: Drift[] = [];
+    for (const entry of Object.values(inventory).flat()) {
+      const d = driftOf(entry, await loadChild(this.children, entry));
+      if (d) drifted.push(d);
+    }
+    return drifted;
+  }
+
+  /**
+   * health and report after the steps succeeded (or had nothing to do): Ready=True once every child is healthy;
+   * until then Progressing, woken by the children's events, and HealthCheckFailed past the health timeout.
+   */
+  private async settle(obj: KubeObject, desired: string, progress: Progress | undefined, inventory: Inventory, outcome: StepsOutcome, cause: Cause | undefined, drifted: Drift[]): Promise<number | undefined> {
+    const health = await this.health(inventory);
+    const now = this.deps.now();
+    const recorded = Date.parse(String((obj.status?.kustomate as { progressingSince?: unknown } | undefined)?.progressingSince ?? ''));
+    // The health clock starts at an apply, or when children stop being healthy.
+    const since = health.healthy ? undefined : cause || Number.isNaN(recorded) ? now : recorded;
+    let verdict: Verdict;
+    let healthWait: number | undefined;
+    if (health.healthy) {
+      verdict = { ready: true, reason: 'Succeeded', message: cause ? summary(outcome.results) || `${cause} handled` : this.restingMessage(obj) };
+    } else if (health.failed || now - since! >= this.healthTimeoutMs) {
+      verdict = { ready: false, reason: 'HealthCheckFailed', message: health.message, next: 'stall' };
+    } else {
+      verdict = { ready: false, reason: 'Progressing', message: `waiting for ${health.message}`, next: 'progress' };
+      healthWait = since! + this.healthTimeoutMs - now;
+    }
+    const events = cause ? (outcome.events.length ? outcome.events : [{ type: 'Normal' as const, reason: pastTense(cause), message: verdict.message }]) : [];
+    const extraConditions = this.driftCondition(obj, drifted, events);
+    const next = await this.report(obj, {
+      generation: obj.metadata.generation,
+      verdict,
+      results: outcome.results,
+      lastHandled: desired,
+      ...(progress ? { progress: null } : {}),
+      inventory,
+      progressingSince: since === undefined ? null : new Date(since).toISOString(),
+      ...(extraConditions.length ? { extraConditions } : {}),
+      events,
+    }, true);
+    return healthWait === undefined ? next : Math.min(next ?? Infinity, healthWait);
+  }
+
+  /** The Ready message when nothing was applied: the one already there, else the last apply's output. */
+  private restingMessage(obj: KubeObject): string {
     const ready = findCondition(obj.status, 'Ready');
-    const verdict: Verdict =
-      ready?.status === 'True' ? { ready: true, reason: ready.reason, message: ready.message } : { ready: true, reason: 'Succeeded', message: 'up to date' };
-    return this.report(obj, { generation: obj.metadata.generation, verdict, results: {}, lastHandled: desired, events: [] }, true);
+    if (ready?.status === 'True') return ready.message;
+    const last = Object.fromEntries(this.operator.kustomizations().map((k) => [k.id, obj.status?.[k.id]]));
+    return summary(last) || 'up to date';
   }
 
-  /** The steps for a cause, in registration order: kustomize specs apply on create, update and repair. */
-  private async runSteps(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number): Promise<StepsOutcome> {
-    const out: StepsOutcome = { results: {}, events: [] };
-    for (const step of this.operator.steps) {
-      const extra = this.stepApplies(step, cause, obj, old, now);
-      if (!extra) continue;
-      try {
-        if (this.cancelled) throw new Cancelled('cancelled before the step started');
-        const result = await this.attempt(step, obj, cause, retry, extra);
-        if (result && typeof result === 'object') out.results[step.id] = result;
-        out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
-      } catch (error) {
-        out.failure = { error, step };
-        return out;
-      }
+  /** With drift: warn, a Drifted condition says what differs (False once nothing does), and each new drift an Event. */
+  private driftCondition(obj: KubeObject, drifted: Drift[], events: EventInfo[]): Condition[] {
+    if (this.driftMode !== 'warn') return [];
+    const before = findCondition(obj.status, 'Drifted');
+    if (drifted.length === 0) return before ? [{ type: 'Drifted', status: 'False', reason: 'NoDrift', message: '' }] : [];
+    const message = drifted.map(describeDrift).join('\n');
+    if (before?.status !== 'True' || before.message !== message) events.push({ type: 'Warning', reason: 'Drifted', message: `${message}; not corrected (drift: warn)` });
+    return [{ type: 'Drifted', status: 'True', reason: 'Drifted', message }];
+  }
+
+  /** The children's health: the first unhealthy ones named, with their own messages. */
+  private async health(inventory: Inventory): Promise<{ healthy: boolean; failed: boolean; message: string }> {
+    const unhealthy: Array<{ entry: InventoryEntry; message: string; failed: boolean }> = [];
+    for (const entry of Object.values(inventory).flat()) {
+      const live = await loadChild(this.children, entry);
+      const h = live ? healthOf(live, this.operator.healthChecks) : { healthy: false, message: 'does not exist' };
+      if (!h.healthy) unhealthy.push({ entry, message: h.message, failed: h.failed === true });
     }
-    return out;
-  }
-
-  /** Whether a step runs for this cause; with what it gets beyond the common context. */
-  private stepApplies(step: Step, cause: Cause, obj: KubeObject, old: Essence | undefined, now: Essence): Partial<HandlerContext<any>> | undefined {
-    if (step.kind === 'kustomize') return cause === 'create' || cause === 'update' || cause === 'repair' ? {} : undefined;
-    if (!passesFilters(step.options, obj)) return undefined;
-    if (step.cause === 'field') return cause === 'create' || cause === 'update' ? fieldChange(step.field ?? [], old, now) : undefined;
-    if (step.cause !== cause) return undefined;
-    return cause === 'update' ? { old, new: now, diff: fieldChange([], old, now)?.diff ?? [] } : {};
-  }
-
-  /** One attempt of a step, within its time limit; it has ended when this returns. */
-  private async attempt(step: Step, obj: KubeObject, cause: Cause, retry: number, extra: Partial<HandlerContext<any>>, body = obj): Promise<HandlerResult> {
-    const started = performance.now();
-    const log = this.log(obj);
-    const options = step.kind === 'handler' ? step.options : {};
-    log.debug({ handler: step.id, cause }, 'handler started');
-    let ok = false;
-    try {
-      const result = await runAttempt(
-        (signal) => {
-          const ctx = handlerContext({ ...this.context, logger: log }, obj, cause, retry, signal, extra);
-          if (step.kind === 'handler') return step.fn(ctx);
-          return cause === 'delete' ? deleteKustomization(this.context, step, ctx, body as never) : applyKustomization(this.context, step, ctx);
-        },
-        {
-          id: step.id,
-          timeoutMs: options.timeoutMs,
-          parent: this.deps.signal,
-          onLingering: (ms) => log.warn({ handler: step.id, ms }, 'a timed-out handler ignores its abort signal; the next attempt waits for it'),
-        },
-      );
-      ok = true;
-      return result;
-    } finally {
-      log.debug({ handler: step.id, cause }, 'handler finished');
-      this.deps.onStep?.({ operator: this.operator.name, handler: step.id, cause, ok, durationMs: performance.now() - started });
-    }
+    const named = unhealthy.slice(0, 3).map((u) => `${describeEntry(u.entry)}: ${u.message}`);
+    if (unhealthy.length > 3) named.push(`and ${unhealthy.length - 3} more`);
+    return { healthy: unhealthy.length === 0, failed: unhealthy.some((u) => u.failed), message: named.join('; ') };
   }
 
   /** A failed step or validation: Ready=False with its reason, the retry state on the object, a Warning Event. */
-  private async fail(obj: KubeObject, token: string, cause: Cause, progress: Progress | undefined, outcome: StepsOutcome, failure: unknown, step?: Step): Promise<number | undefined> {
+  private async fail(
+    obj: KubeObject,
+    token: string,
+    cause: Cause,
+    progress: Progress | undefined,
+    outcome: StepsOutcome,
+    failure: unknown,
+    step?: Step,
+    inventory?: Inventory,
+  ): Promise<number | undefined> {
     // Cancelled by shutdown or a lost lease: another process (or the next start) does this again; say nothing.
     if (this.cancelled) return undefined;
     let error = failure;
@@ -261,6 +312,7 @@ export class Reconciler {
       verdict: { ready: false, reason, message, next: delay === undefined ? 'stall' : 'retry' },
       results: outcome.results,
       progress: state,
+      ...(inventory ? { inventory } : {}),
       events: [...outcome.events, { type: 'Warning', reason, message }],
     });
     return delay;
@@ -303,19 +355,9 @@ export class Reconciler {
     const wait = gate(progress, token, this.deps.now());
     if (wait.wait === 'never') return undefined;
     if (typeof wait.wait === 'number') return wait.wait;
-    const body = this.deletable(obj);
-    const out: StepsOutcome = { results: {}, events: [] };
-    for (const step of [...this.operator.steps].reverse()) {
-      if (step.kind === 'handler' && (step.cause !== 'delete' || !passesFilters(step.options, obj))) continue;
-      if (step.kind === 'kustomize' && !body) continue;
-      try {
-        if (this.cancelled) throw new Cancelled('cancelled before the step started');
-        const result = await this.attempt(step, obj, 'delete', failuresOf(progress, token), {}, body);
-        out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
-      } catch (error) {
-        return this.fail(obj, token, 'delete', progress, out, error, step);
-      }
-    }
+    const inventory = readInventory(obj);
+    const out = await this.steps.remove(obj, this.deletable(obj), failuresOf(progress, token), inventory, this.log(obj));
+    if (out.failure) return this.fail(obj, token, 'delete', progress, out, out.failure.error, out.failure.step, inventory);
     if (this.cancelled) return undefined;
     for (const event of out.events) await this.deps.events(obj, event, this.deps.signal);
     await removeFinalizer(this.deps.api, this.operator.resource, obj, this.deps.signal);
@@ -325,8 +367,7 @@ export class Reconciler {
 
   /**
    * The object whose spec kustomize deletes render: the current one when it is valid, else one with the last-handled
-   * spec (what was applied), else none: nothing was ever applied, and ownerReferences let the garbage collector
-   * remove anything a failed first apply left.
+   * spec (what was applied), else none (then only the inventory is deleted).
    */
   private deletable(obj: KubeObject): KubeObject | undefined {
     if (this.validate(obj).length === 0) return obj;
@@ -342,15 +383,6 @@ export class Reconciler {
 /** How often the state behind `token` has failed so far (0 when the recorded failures are of another state). */
 function failuresOf(progress: Progress | undefined, token: string): number {
   return progress?.token === tokenDigest(token) ? progress.attempt : 0;
-}
-
-function pastTense(cause: Cause): string {
-  return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed', repair: 'Repaired', timer: 'Timer' }[cause];
-}
-
-/** A step result's `message`, when it has one. */
-function messageOf(result: unknown): string {
-  return result && typeof result === 'object' && typeof (result as { message?: unknown }).message === 'string' ? (result as { message: string }).message : '';
 }
 
 /** Each step's `message`, for the Ready condition. */

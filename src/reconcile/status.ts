@@ -2,6 +2,7 @@
 import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
 import { conditionsFor, mergeConditions, truncate, type Condition, type Verdict } from './conditions.ts';
 import type { EventInfo } from './events.ts';
+import type { Inventory } from './inventory.ts';
 import { sameJson } from './json.ts';
 import { progressField, type Progress } from './progress.ts';
 
@@ -17,6 +18,12 @@ export interface Report {
   lastHandled?: string;
   /** The retry state: a failure's, or null to clear it; undefined leaves it. */
   progress?: Progress | null;
+  /** The children of each kustomize spec; undefined leaves the recorded inventory as it is. */
+  inventory?: Inventory;
+  /** Since when children have been unhealthy (ISO time), or null once they are healthy. */
+  progressingSince?: string | null;
+  /** Conditions beside Ready, Reconciling and Stalled (Drifted). */
+  extraConditions?: Condition[];
   /** Posted after the status is written. */
   events: EventInfo[];
 }
@@ -31,14 +38,21 @@ function truncateDeep(value: unknown): unknown {
 /** The status merge patch for a report against the object's current status. */
 export function statusPatch(current: KubeObject, report: Report, now: string): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...(truncateDeep(report.results) as Record<string, unknown>) };
-  if (report.verdict) {
+  if (report.verdict || report.extraConditions?.length) {
     const existing = (current.status?.conditions as Condition[] | undefined) ?? [];
-    patch.conditions = mergeConditions(existing, conditionsFor(report.verdict), now, report.generation);
-    patch.observedGeneration = report.generation;
+    const updates = [...(report.verdict ? conditionsFor(report.verdict) : []), ...(report.extraConditions ?? [])];
+    patch.conditions = mergeConditions(existing, updates, now, report.generation);
+    if (report.verdict) patch.observedGeneration = report.generation;
+  }
+  if (report.inventory) {
+    // A merge patch replaces each list whole; a spec id no longer in the inventory is removed with null.
+    const before = Object.keys((current.status?.inventory as Record<string, unknown> | undefined) ?? {});
+    patch.inventory = { ...Object.fromEntries(before.map((id) => [id, null])), ...report.inventory };
   }
   const kustomate: Record<string, unknown> = {};
   if (report.lastHandled !== undefined) kustomate.lastHandled = report.lastHandled;
   if (report.progress !== undefined) kustomate.progress = progressField(report.progress);
+  if (report.progressingSince !== undefined) kustomate.progressingSince = report.progressingSince;
   if (Object.keys(kustomate).length) patch.kustomate = kustomate;
   return patch;
 }

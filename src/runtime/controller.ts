@@ -1,9 +1,12 @@
 // Why: wires the layers for a set of operators: watcher -> queue -> reconciler, per operator and namespace.
 import type { Logger } from 'pino';
 import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
+import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
-import type { Operator } from '../operator/operator.ts';
+import { OWNER_LABEL } from '../kustomize/labels.ts';
+import type { DriftMode, Operator } from '../operator/operator.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
+import type { InventoryEntry } from '../reconcile/inventory.ts';
 import { Reconciler, type Target } from '../reconcile/reconcile.ts';
 import type { Metrics } from './metrics.ts';
 import type { NamespaceScope } from './namespaces.ts';
@@ -23,11 +26,24 @@ export interface ControllerOptions {
   /** Relist everything this often (ms) as a level-triggered safety net; 0 turns it off. */
   relistIntervalMs?: number;
   metrics?: Metrics;
+  /** Override every operator's drift mode and health timeout (the command line's --drift, --health-timeout). */
+  drift?: DriftMode | undefined;
+  healthTimeoutMs?: number | undefined;
 }
 
 /** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
-function keyOf(operator: string, obj: KubeObject): string {
-  return JSON.stringify([operator, obj.metadata.namespace ?? '', obj.metadata.name, obj.metadata.uid ?? '']);
+function keyOf(operator: string, obj: { namespace?: string | undefined; name: string; uid?: string | undefined }): string {
+  return JSON.stringify([operator, obj.namespace ?? '', obj.name, obj.uid ?? '']);
+}
+
+const objectKey = (operator: string, obj: KubeObject) => keyOf(operator, obj.metadata);
+
+/** The owner a child belongs to: its controller ownerReference to the operator's kind (namespaced children only). */
+function ownerKey(operator: Operator<any>, child: KubeObject): string | undefined {
+  const { group, version, kind } = operator.resource;
+  const ref = (child.metadata.ownerReferences ?? []).find((r) => r.controller === true && r.kind === kind && r.apiVersion === `${group}/${version}`);
+  if (!ref || !child.metadata.namespace) return undefined;
+  return keyOf(operator.name, { namespace: child.metadata.namespace, name: String(ref.name), uid: String(ref.uid) });
 }
 
 function parseKey(key: string): { operator: string; target: Target } {
@@ -42,11 +58,16 @@ export class Controller {
   private readonly listed = new Set<Watcher>();
   private readonly queue: WorkQueue;
   private readonly reconcilers = new Map<string, Reconciler>();
+  private readonly discovery: Discovery;
+  /** Children watched, by operator and kind; they only wake their owners, and cost no kubectl run. */
+  private readonly childWatches = new Map<string, Watcher[]>();
+  private stopped = false;
   /** Aborted when the grace period is over, or at once when the lease is lost: running kubectl is killed. */
   private readonly cancel = new AbortController();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
+    this.discovery = new Discovery(opts.api);
     this.queue = new WorkQueue((key) => this.work(key), {
       concurrency: opts.concurrency,
       // Errors outside steps (API unreachable, a write refused): logged, retried with backoff, never a crash.
@@ -103,6 +124,10 @@ export class Controller {
           basesDir: this.opts.basesDir,
           keepWorkdirs: this.opts.keepWorkdirs ?? false,
           signal: this.cancel.signal,
+          discovery: this.discovery,
+          drift: this.opts.drift,
+          healthTimeoutMs: this.opts.healthTimeoutMs,
+          onChildren: (entries) => this.watchChildren(operator, entries),
           onStep: (o) => {
             metrics?.handlers.inc({ operator: o.operator, handler: o.handler, cause: o.cause, result: o.ok ? 'ok' : 'error' });
             metrics?.handlerSeconds.observe({ operator: o.operator, handler: o.handler }, o.durationMs / 1000);
@@ -119,7 +144,7 @@ export class Controller {
           relistIntervalMs: this.opts.relistIntervalMs ?? 0,
           onEvent: (type, object) => {
             if (!scope.accepts(object.metadata.namespace)) return;
-            const key = keyOf(operator.name, object);
+            const key = objectKey(operator.name, object);
             // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
             if (type === 'DELETED') this.queue.forget(key);
             else this.queue.add(key);
@@ -141,6 +166,43 @@ export class Controller {
     }
   }
 
+  /** Starts a watch on each kind of child not watched yet for this operator (in its namespaces). */
+  private watchChildren(operator: Operator<any>, entries: InventoryEntry[]): void {
+    for (const { apiVersion, kind } of entries) {
+      const id = `${operator.name}|${apiVersion}|${kind}`;
+      if (this.stopped || this.childWatches.has(id)) continue;
+      const watchers: Watcher[] = [];
+      this.childWatches.set(id, watchers);
+      void this.startChildWatch(operator, apiVersion, kind, watchers).catch((err) => {
+        // Discovery failed (the API server away): forget the attempt, the next reconcile asks again.
+        this.childWatches.delete(id);
+        this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind }, 'cannot watch children of this kind yet');
+      });
+    }
+  }
+
+  private async startChildWatch(operator: Operator<any>, apiVersion: string, kind: string, watchers: Watcher[]): Promise<void> {
+    const ref = await this.discovery.resourceFor(apiVersion, kind);
+    if (!ref?.namespaced || this.stopped) return;
+    const scope = this.opts.namespaces;
+    for (const ns of scope.watch.length ? scope.watch : [undefined]) {
+      const watcher = new Watcher({
+        api: this.opts.api,
+        path: resourcePath(ref, ns),
+        // Only what kustomate rendered: the owner label is on every one of them.
+        labelSelector: OWNER_LABEL,
+        relistIntervalMs: this.opts.relistIntervalMs ?? 0,
+        onEvent: (_type, child) => {
+          const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
+          if (key) this.queue.add(key);
+        },
+        onError: (err, retryInMs) => this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind, retryInMs }, 'child watch failed; retrying'),
+      });
+      watchers.push(watcher);
+      watcher.start();
+    }
+  }
+
   /** Cancels running steps (their kubectl is killed) and writes nothing more; stop() still has to be called. */
   cancelNow(): void {
     this.cancel.abort();
@@ -152,7 +214,8 @@ export class Controller {
    */
   async stop(graceMs = 30_000): Promise<void> {
     if (graceMs <= 0) this.cancel.abort();
-    const watchers = Promise.all(this.watchers.map((w) => w.stop()));
+    this.stopped = true;
+    const watchers = Promise.all([...this.watchers, ...[...this.childWatches.values()].flat()].map((w) => w.stop()));
     const drained = this.queue.stop();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));

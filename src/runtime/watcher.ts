@@ -9,6 +9,8 @@ export interface WatcherOptions {
   api: Api;
   /** Collection path, e.g. /apis/nuvolaris.org/v1/namespaces/demo/samples. */
   path: string;
+  /** Only objects matching this label selector are listed and watched. */
+  labelSelector?: string;
   onEvent: (type: WatchEventType, object: KubeObject) => void;
   /** After every successful list: all objects present then have been emitted. */
   onListed?: () => void;
@@ -35,7 +37,7 @@ interface ObjectList {
 
 /** List, then watch from the list's resourceVersion; relist on 410 Gone; back off on errors. */
 export class Watcher {
-  private readonly opts: Required<Omit<WatcherOptions, 'onListed' | 'onError'>> & Pick<WatcherOptions, 'onListed' | 'onError'>;
+  private readonly opts: Required<Omit<WatcherOptions, 'onListed' | 'onError' | 'labelSelector'>> & Pick<WatcherOptions, 'onListed' | 'onError' | 'labelSelector'>;
   private readonly stopper = new AbortController();
   private current?: AbortController | undefined;
   private resourceVersion?: string | undefined;
@@ -108,7 +110,7 @@ export class Watcher {
   }
 
   private async list(): Promise<void> {
-    const list = await this.opts.api.request<ObjectList>('GET', this.opts.path, { signal: this.stopper.signal });
+    const list = await this.opts.api.request<ObjectList>('GET', this.opts.path, { query: { labelSelector: this.opts.labelSelector }, signal: this.stopper.signal });
     const seen = new Set<string>();
     for (const item of list.items) {
       const uid = item.metadata.uid ?? `${item.metadata.namespace}/${item.metadata.name}`;
@@ -146,6 +148,7 @@ export class Watcher {
       resetStall();
       const lines = await this.opts.api.stream(this.opts.path, {
         query: {
+          labelSelector: this.opts.labelSelector,
           watch: 1,
           resourceVersion: this.resourceVersion,
           allowWatchBookmarks: true,

@@ -27,7 +27,7 @@ describe('Database operator', () => {
     const m1 = await ready('m1');
     await ready('m2');
     expect(m1.status.database.message).toBe('Pod and Service created by Database m1');
-    expect(m1.status.database.kubectl).toMatch(/pod\/m1-mongo (created|configured|unchanged)/);
+    expect(m1.status.database.kubectl).toMatch(/pod\/m1-mongo serverside-applied/);
     const pod = await getJson(['pod', 'm1-mongo', '-n', ns]);
     expect(pod.spec.containers[0].image).toBe('mongo:4.0');
     const svc = await getJson(['service', 'm1', '-n', ns]);

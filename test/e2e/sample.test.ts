@@ -37,7 +37,7 @@ describe('Sample operator', () => {
       const s = await getJson(['sample', 'obj', '-n', ns]);
       return readyCondition(s)?.status === 'True' && s;
     });
-    expect(sam.status.sample.message).toMatch(/deployment\.apps\/obj-demo-deploy (created|configured|unchanged)/);
+    expect(sam.status.sample.message).toMatch(/deployment\.apps\/obj-demo-deploy serverside-applied/);
     expect(sam.status.observedGeneration).toBe(sam.metadata.generation);
     const deploy = await getJson(['deployment', 'obj-demo-deploy', '-n', ns]);
     expect(deploy.spec.replicas).toBe(2);

@@ -27,7 +27,19 @@ export interface Call {
   body?: unknown;
 }
 
-/** Stores objects by path; supports GET, merge and JSON patches (status included), POST of Events. */
+/** What discovery answers for the group versions unit tests use. */
+const DISCOVERY: Record<string, Array<{ name: string; kind: string; namespaced: boolean }>> = {
+  '/api/v1': [
+    { name: 'pods', kind: 'Pod', namespaced: true },
+    { name: 'services', kind: 'Service', namespaced: true },
+    { name: 'configmaps', kind: 'ConfigMap', namespaced: true },
+    { name: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim', namespaced: true },
+  ],
+  '/apis/apps/v1': [{ name: 'deployments', kind: 'Deployment', namespaced: true }],
+  '/apis/batch/v1': [{ name: 'jobs', kind: 'Job', namespaced: true }],
+};
+
+/** Stores objects by path; supports GET, DELETE, merge and JSON patches (status included), POST of Events, discovery. */
 export class FakeApi implements Api {
   readonly objects = new Map<string, KubeObject>();
   readonly events: Json[] = [];
@@ -64,11 +76,18 @@ export class FakeApi implements Api {
       this.events.push(opts.body as Json);
       return opts.body as T;
     }
+    if (method === 'GET' && DISCOVERY[path]) return { resources: DISCOVERY[path] } as T;
     const isStatus = path.endsWith('/status');
     const key = isStatus ? path.slice(0, -'/status'.length) : path;
     const current = this.objects.get(key);
     if (!current) throw new ApiError(404, `${method} ${path}: not found`, 'NotFound');
     if (method === 'GET') return structuredClone(current) as T;
+    if (method === 'DELETE') {
+      const uid = (opts.body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid;
+      if (uid !== undefined && uid !== current.metadata.uid) throw new ApiError(409, 'Precondition failed: UID', 'Conflict');
+      this.objects.delete(key);
+      return structuredClone(current) as T;
+    }
     if (method !== 'PATCH') throw new Error(`FakeApi: ${method} not supported`);
     let next: KubeObject;
     if (opts.contentType === 'application/json-patch+json') {

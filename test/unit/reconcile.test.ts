@@ -4,40 +4,71 @@ import { describe, expect, it } from 'vitest';
 import { ApiError, resourcePath, type KubeObject } from '../../src/kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../../src/kubectl/runner.ts';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
+import { ownerLabels } from '../../src/kustomize/labels.ts';
 import { PermanentError, TemporaryError } from '../../src/operator/errors.ts';
 import { Operator, type Handler, type HandlerContext } from '../../src/operator/operator.ts';
 import { sample } from '../../src/operators/sample/index.ts';
 import type { Condition } from '../../src/reconcile/conditions.ts';
 import { createEventRecorder } from '../../src/reconcile/events.ts';
 import { FINALIZER } from '../../src/reconcile/finalizer.ts';
-import { Reconciler } from '../../src/reconcile/reconcile.ts';
+import { Reconciler, type ReconcilerDeps } from '../../src/reconcile/reconcile.ts';
 import { FakeApi } from './fake-api.ts';
 
 const thing = { group: 'x.io', version: 'v1', plural: 'things', kind: 'Thing' };
 
-/** A kubectl stand-in that answers from a list of exit codes, records every call, and may act during a run. */
-function fakeKubectl(exits: number[] = [], during?: () => Promise<void>) {
+/** A Deployment as a server-side apply by kustomate leaves it: owned, labelled, and (unless told) healthy. */
+function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record<string, unknown> = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 }): KubeObject {
+  const apiVersion = `${owner.resource.group}/${owner.resource.version}`;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name,
+      namespace: 'ns',
+      uid: `uid-${name}`,
+      labels: ownerLabels({ apiVersion, kind: owner.resource.kind, name: 'a' }).owner,
+      ownerReferences: [{ apiVersion, kind: owner.resource.kind, name: 'a', uid: 'u', controller: true }],
+      managedFields: [{ manager: 'kustomate', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }],
+    } as KubeObject['metadata'],
+    spec: { replicas: 1 },
+    status,
+  };
+}
+
+const childPath = (name: string) => `/apis/apps/v1/namespaces/ns/deployments/${name}`;
+
+/**
+ * A kubectl stand-in: answers from a list of exit codes, records every call, may act during a run, and on a
+ * successful apply puts what it "applied" into the fake API and prints it as `-o json` does.
+ */
+function fakeKubectl(exits: number[] = [], during?: () => Promise<void>, applied?: () => KubeObject[]) {
   const calls: string[][] = [];
+  let api: FakeApi | undefined;
+  let defaults: () => KubeObject[] = () => [];
   const run: KubectlRunner = async (args) => {
     calls.push(args);
     await during?.();
     const exitCode = exits.length ? exits.shift()! : 0;
+    const objects = exitCode === 0 && args[0] === 'apply' ? (applied ?? defaults)() : [];
+    for (const o of objects) api?.put(childPath(o.metadata.name), o);
     const result: KubectlResult = {
       command: ['kubectl', ...args],
       exitCode,
-      stdout: exitCode === 0 ? 'deployment.apps/obj-demo-deploy configured' : '',
+      stdout: args[0] === 'apply' ? JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) : exitCode === 0 ? 'deleted' : '',
       stderr: exitCode === 0 ? '' : 'error: accumulating resources: broken base',
       durationMs: 1,
       timedOut: false,
     };
     return result;
   };
-  return { run, calls };
+  return { run, calls, bind: (to: FakeApi, owner: Operator<any>) => ((api = to), (defaults = () => [deployment(owner)])) };
 }
+type FakeKubectl = ReturnType<typeof fakeKubectl>;
 
 /** One object on a fake API, and reconcilers for it: a second one plays a restarted operator. */
-function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: KubectlRunner = fakeKubectl().run) {
+function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: FakeKubectl = fakeKubectl(), extra: Partial<ReconcilerDeps> = {}) {
   const api = new FakeApi();
+  kubectl.bind(api, operator);
   const clock = { now: 1_000_000 };
   const resource = operator.resource;
   const kind = resource.kind;
@@ -50,11 +81,12 @@ function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: 
       operator,
       events: createEventRecorder(api, () => {}),
       logger: pino({ level: 'silent' }),
-      kubectl,
+      kubectl: kubectl.run,
       basesDir: DEFAULT_BASES_DIR,
       backoff: { baseMs: 1_000, maxMs: 60_000, factor: 2, jitter: 0 },
       now: () => clock.now,
       signal: cancel.signal,
+      ...extra,
     });
   const r = reconciler();
   const current = () => api.get(path)!;
@@ -78,12 +110,12 @@ const op = () => new Operator({ name: 't', resource: thing });
 describe('reconcile: create, update, nothing to do', () => {
   it('on create adds the finalizer, applies, stores kubectl output at status.sample and writes Ready=True once', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     expect(await w.run()).toBeUndefined();
     const o = w.current();
     expect(o.metadata.finalizers).toEqual([FINALIZER]);
-    expect(k.calls).toEqual([['apply', '-k', expect.stringContaining('kustomate-')]]);
-    expect(o.status?.sample).toEqual({ message: 'deployment.apps/obj-demo-deploy configured' });
+    expect(k.calls).toEqual([['apply', '-k', expect.stringContaining('kustomate-'), '--server-side', '--field-manager=kustomate', '--force-conflicts', '-o', 'json', '--show-managed-fields']]);
+    expect(o.status?.sample).toEqual({ message: 'deployment.apps/a-demo-deploy serverside-applied' });
     expect(o.status?.sample_create).toBeUndefined();
     expect(cond(o, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', observedGeneration: 1 });
     expect(o.status?.observedGeneration).toBe(1);
@@ -96,7 +128,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('writes nothing and runs nothing when only status or metadata noise changed', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     await w.run();
     const writes = w.statusWrites();
     await w.run();
@@ -108,7 +140,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('re-applies when spec.count changes, storing the result at status.sample and the new observedGeneration', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     await w.run();
     await w.patch({ spec: { count: 3 } });
     await w.run();
@@ -124,7 +156,7 @@ describe('reconcile: create, update, nothing to do', () => {
       if (once) await w.patch({ spec: { count: 3 } });
       once = false;
     });
-    w = world(sample, { spec: { count: 1 } }, k.run);
+    w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     const o = w.current();
     expect(o.metadata.generation).toBe(2);
@@ -138,7 +170,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('after a status write that failed, applies again and writes Ready: nothing was recorded before the status', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     let blocked = true;
     w.api.failWhen = (method, path) => (blocked && method === 'PATCH' && path.endsWith('/status') ? new ApiError(403, 'denied by policy') : undefined);
     await expect(w.run()).rejects.toThrow(/denied by policy/);
@@ -151,7 +183,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('heals a failed update that the user reverted: re-applies the handled spec, Ready=True, retry state cleared', async () => {
     const k = fakeKubectl([0, 1]);
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     await w.run();
     await w.patch({ spec: { count: 5 } });
     await w.run();
@@ -170,7 +202,7 @@ describe('reconcile: create, update, nothing to do', () => {
     const two = new Operator({ name: 'two', resource: thing })
       .kustomize('first', () => ({ base: 'sample' }))
       .kustomize('second', () => ({ base: 'gordon' }));
-    const w = world(two, {}, k.run);
+    const w = world(two, {}, k);
     await w.run();
     expect(k.calls.map((c) => c[0])).toEqual(['apply', 'apply']);
     expect(Object.keys(w.current().status ?? {})).toEqual(expect.arrayContaining(['first', 'second']));
@@ -178,7 +210,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('does nothing for an object that is gone or was re-created under the same name', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const w = world(sample, { spec: { count: 1 } }, k);
     const r = w.reconciler();
     expect(await r.reconcile({ namespace: 'ns', name: 'a', uid: 'some-older-uid' })).toBeUndefined();
     expect(await r.reconcile({ namespace: 'ns', name: 'gone', uid: 'u' })).toBeUndefined();
@@ -194,7 +226,7 @@ describe('reconcile: create, update, nothing to do', () => {
       .kustomize('first', () => ({ base: 'sample' }))
       .onCreate('later', () => void later++)
       .timer('tick', { intervalMs: 1_000 }, () => ({ ticked: true }));
-    w = world(operator, {}, k.run);
+    w = world(operator, {}, k);
     expect(await w.run()).toBeUndefined();
     expect(later).toBe(0);
     expect(w.statusWrites()).toBe(0);
@@ -203,7 +235,7 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('starts again from the object when it changed before the finalizer went on, instead of applying an unvalidated spec', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const w = world(sample, { spec: { count: 1 } }, k);
     let first = true;
     w.api.failWhen = (method, path) => {
       if (method !== 'PATCH' || path.endsWith('/status') || !first) return undefined;
@@ -223,7 +255,7 @@ describe('reconcile: create, update, nothing to do', () => {
       const old = w.current();
       w.api.put(w.path, { ...old, metadata: { name: 'a', namespace: 'ns', uid: 'new-uid' }, status: {} });
     });
-    w = world(sample, { spec: { count: 1 } }, k.run);
+    w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     expect(w.current().metadata.uid).toBe('new-uid');
     expect(w.current().status).toEqual({});
@@ -232,7 +264,7 @@ describe('reconcile: create, update, nothing to do', () => {
   it('writes nothing once cancelled (a lost lease): the apply is killed and the next leader does it again', async () => {
     let w!: ReturnType<typeof world>;
     const k = fakeKubectl([1], async () => w.cancel.abort());
-    w = world(sample, { spec: { count: 1 } }, k.run);
+    w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     expect(w.statusWrites()).toBe(0);
     expect(w.api.events).toHaveLength(0);
@@ -242,7 +274,7 @@ describe('reconcile: create, update, nothing to do', () => {
 describe('reconcile: failures and retries', () => {
   it("never takes a failed kubectl run for success: Ready=False with stderr, retried with growing delays, then recovers", async () => {
     const k = fakeKubectl([1, 1, 1, 0]);
-    const w = world(sample, { spec: { count: 2 } }, k.run);
+    const w = world(sample, { spec: { count: 2 } }, k);
     const delays = [await w.run()];
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'ApplyFailed', message: expect.stringContaining('broken base') });
     expect(cond(w.current(), 'Reconciling')).toMatchObject({ status: 'True', reason: 'ProgressingWithRetry' });
@@ -263,7 +295,7 @@ describe('reconcile: failures and retries', () => {
 
   it('reports an invalid spec once, with Ready=False/InvalidSpec, Stalled and an Event, and no retry or kubectl', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 'many' } }, k.run);
+    const w = world(sample, { spec: { count: 'many' } }, k);
     expect(await w.run()).toBeUndefined();
     w.clock.now += 3_600_000;
     expect(await w.run()).toBeUndefined();
@@ -500,7 +532,7 @@ describe('reconcile: handlers', () => {
 describe('reconcile: delete', () => {
   it('runs delete -k, then removes only its own finalizer', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     const stored = w.api.objects.get(w.path)!;
     stored.metadata.finalizers = ['other.io/keep', ...stored.metadata.finalizers!];
@@ -512,7 +544,7 @@ describe('reconcile: delete', () => {
 
   it('keeps the finalizer while delete -k fails, and says so in status', async () => {
     const k = fakeKubectl([0, 1]);
-    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     expect(await w.run()).toBeGreaterThan(0);
@@ -522,7 +554,7 @@ describe('reconcile: delete', () => {
 
   it('deletes what the last-handled spec rendered when the current spec is invalid', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k.run);
+    const w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
     await w.patch({ spec: { count: 'many' } });
     await w.run();
@@ -556,11 +588,149 @@ describe('reconcile: delete', () => {
     const operator = new Operator({ name: 'o', resource: thing })
       .kustomize('kept', () => ({ base: 'sample' }))
       .onDelete('backup_first', () => void order.push('backup'));
-    const w = world(operator, {}, k.run);
+    const w = world(operator, {}, k);
     await w.run();
     order.length = 0;
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     await w.run();
     expect(order).toEqual(['backup', 'delete -k']);
+  });
+});
+
+describe('reconcile: children (inventory, prune, drift, health)', () => {
+  const inventoryOf = (o: KubeObject) => (o.status as any)?.inventory;
+
+  it("records what the apply created, with a digest of kustomate's fields, in status.inventory", async () => {
+    const w = world(sample, { spec: { count: 1 } });
+    await w.run();
+    expect(inventoryOf(w.current())).toEqual({
+      sample: [{ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'a-demo-deploy', fields: expect.stringMatching(/^[0-9a-f]{16}$/) }],
+    });
+  });
+
+  it('prunes exactly the child a new render no longer holds, and leaves a foreign namesake alone', async () => {
+    let render = ['a-one', 'a-two', 'a-three'];
+    const k = fakeKubectl([], undefined, () => render.map((n) => deployment(sample, n)));
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    // a-three is replaced by someone else's object of the same name: not ours to delete.
+    w.api.put(childPath('a-three'), { ...deployment(sample, 'a-three'), metadata: { name: 'a-three', namespace: 'ns', uid: 'theirs' } });
+    render = ['a-one'];
+    await w.patch({ spec: { count: 2 } });
+    await w.run();
+    expect(w.api.get(childPath('a-one'))).toBeDefined();
+    expect(w.api.get(childPath('a-two'))).toBeUndefined();
+    expect(w.api.get(childPath('a-three'))?.metadata.uid).toBe('theirs');
+    expect(inventoryOf(w.current()).sample.map((e: any) => e.name)).toEqual(['a-one']);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('keeps a child that fails to delete in the inventory, says PruneFailed, and prunes it on the retry', async () => {
+    let render = ['a-one', 'a-two'];
+    const k = fakeKubectl([], undefined, () => render.map((n) => deployment(sample, n)));
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    render = ['a-one'];
+    let refuse = true;
+    w.api.failWhen = (method, path) => (refuse && method === 'DELETE' && path.endsWith('/a-two') ? new ApiError(403, 'deletes of a-two are blocked') : undefined);
+    await w.patch({ spec: { count: 2 } });
+    expect(await w.run()).toBe(1_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'PruneFailed', message: expect.stringContaining('Deployment ns/a-two') });
+    expect(inventoryOf(w.current()).sample.map((e: any) => e.name)).toEqual(['a-one', 'a-two']);
+    refuse = false;
+    w.clock.now += 1_000;
+    await w.run();
+    expect(w.api.get(childPath('a-two'))).toBeUndefined();
+    expect(inventoryOf(w.current()).sample.map((e: any) => e.name)).toEqual(['a-one']);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('re-applies a deleted child and posts one Drifted Event naming it', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeDefined();
+    expect(w.api.events.filter((e) => e.reason === 'Drifted').map((e) => e.message)).toEqual(['Deployment ns/a-demo-deploy was deleted; re-applied']);
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+  });
+
+  it('re-applies a child whose field someone else took, naming the field and who took it', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    const live = w.api.get(childPath('a-demo-deploy'))!;
+    (live.metadata as any).managedFields = [
+      { manager: 'kustomate', operation: 'Apply', fieldsV1: {} },
+      { manager: 'kubectl', operation: 'Update', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+    ];
+    w.api.put(childPath('a-demo-deploy'), live);
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+    expect(w.api.events.find((e) => e.reason === 'Drifted')).toMatchObject({ type: 'Warning', message: 'Deployment ns/a-demo-deploy: spec.replicas changed by kubectl (scale); re-applied' });
+  });
+
+  it('with drift: warn, re-applies nothing and says what differs in a Drifted condition, once', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k, { drift: 'warn' });
+    await w.run();
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    await w.run();
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+    expect(cond(w.current(), 'Drifted')).toMatchObject({ status: 'True', message: 'Deployment ns/a-demo-deploy was deleted' });
+    expect(w.api.events.filter((e) => e.reason === 'Drifted')).toHaveLength(1);
+  });
+
+  it('with drift: ignore, neither re-applies nor reports', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k, { drift: 'ignore' });
+    await w.run();
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+    expect(cond(w.current(), 'Drifted')).toBeUndefined();
+  });
+
+  it('says Progressing while a child is unhealthy, HealthCheckFailed past the timeout, and True once it is healthy', async () => {
+    const unavailable = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 0, conditions: [{ type: 'Available', status: 'False', message: 'no nodes match' }] };
+    const k = fakeKubectl([], undefined, () => [deployment(sample, 'a-demo-deploy', unavailable)]);
+    const w = world(sample, { spec: { count: 1 } }, k, { healthTimeoutMs: 60_000 });
+    expect(await w.run()).toBe(60_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing', message: 'waiting for Deployment ns/a-demo-deploy: 0 of 1 replicas available: no nodes match' });
+    expect(cond(w.current(), 'Reconciling')).toMatchObject({ status: 'True', reason: 'Progressing' });
+    w.clock.now += 20_000;
+    expect(await w.run()).toBe(40_000);
+    w.clock.now += 40_000;
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed', message: 'Deployment ns/a-demo-deploy: 0 of 1 replicas available: no nodes match' });
+    const fixed = w.api.get(childPath('a-demo-deploy'))!;
+    w.api.put(childPath('a-demo-deploy'), { ...fixed, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', message: 'deployment.apps/a-demo-deploy serverside-applied' });
+    expect((w.current().status as any).kustomate.progressingSince).toBeUndefined();
+    expect(k.calls).toHaveLength(1);
+  });
+
+  it("judges children by the operator's own health rule when it has one", async () => {
+    const picky = new Operator({ name: 'p', resource: thing }).kustomize('web', () => ({ base: 'sample' })).healthCheck('apps/Deployment', () => ({ healthy: false, failed: true, message: 'never good enough' }));
+    const w = world(picky);
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed', message: 'Deployment ns/a-demo-deploy: never good enough' });
+  });
+
+  it('on delete, deletes what the inventory still holds, but never a foreign object', async () => {
+    const k = fakeKubectl([], undefined, () => ['a-one', 'a-two'].map((n) => deployment(sample, n)));
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    w.api.put(childPath('a-two'), { ...deployment(sample, 'a-two'), metadata: { name: 'a-two', namespace: 'ns', uid: 'theirs' } });
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(w.api.get(childPath('a-one'))).toBeUndefined();
+    expect(w.api.get(childPath('a-two'))?.metadata.uid).toBe('theirs');
+    expect(w.current().metadata.finalizers).toEqual([]);
   });
 });

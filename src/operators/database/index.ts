@@ -55,14 +55,13 @@ export function databaseSpec(obj: KubeObject): KustomizeSpec {
     base: 'database',
     kustomization: { components: [`base/${type}`] },
     // Exact names instead of a prefix: the Service is <name>, the Pod <name>-<type>, so a change of type
-    // creates a new Pod (a Pod's containers cannot be changed in place) and prunes the old one.
+    // creates a new Pod (a Pod's containers cannot be changed in place); the old one, no longer rendered, is pruned.
     namePrefix: '',
     patches: container.image || container.env ? [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: type }, spec: { containers: [container] } }] : [],
     jsonPatches: [
       { target: { kind: 'Pod', name: type }, ops: [{ op: 'replace', path: '/metadata/name', value: `${name}-${type}` }] },
       { target: { kind: 'Service', name: 'database' }, ops: [{ op: 'replace', path: '/metadata/name', value: name }] },
     ],
-    prune: ['core/v1/Pod', 'core/v1/Service'],
   };
 }
 

@@ -1,0 +1,87 @@
+// Why: what record, prune, drift and health need of an object's children: read one, tell whether it drifted, and
+// delete one, but only a child that really is this object's (its owner label, and its ownerReference when namespaced).
+import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
+import type { Discovery } from '../kube/discovery.ts';
+import { OWNER_LABEL, ownerLabels } from '../kustomize/labels.ts';
+import { describeEntry, type InventoryEntry } from './inventory.ts';
+import { changedBy, ownFieldsDigest } from './managed-fields.ts';
+
+export interface ChildrenDeps {
+  api: Api;
+  discovery: Discovery;
+  signal?: AbortSignal | undefined;
+}
+
+async function pathOf(deps: ChildrenDeps, e: InventoryEntry): Promise<string | undefined> {
+  const ref = await deps.discovery.resourceFor(e.apiVersion, e.kind);
+  return ref && resourcePath(ref, ref.namespaced ? e.namespace : undefined, e.name);
+}
+
+/** The child as it is now; undefined when it does not exist (or its kind is no longer served). */
+export async function loadChild(deps: ChildrenDeps, e: InventoryEntry): Promise<KubeObject | undefined> {
+  const path = await pathOf(deps, e);
+  if (!path) return undefined;
+  try {
+    return await deps.api.request<KubeObject>('GET', path, { signal: deps.signal });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+export interface Drift {
+  entry: InventoryEntry;
+  deleted: boolean;
+  /** Who changed fields kustomate set, and which, as managedFields tell. */
+  changes: Array<{ manager: string; fields: string[] }>;
+}
+
+/** Whether a child differs from what kustomate applied: gone, or a field kustomate set now belongs to someone else. */
+export function driftOf(e: InventoryEntry, live: KubeObject | undefined): Drift | undefined {
+  if (!live) return { entry: e, deleted: true, changes: [] };
+  if (e.fields === undefined || ownFieldsDigest(live) === e.fields) return undefined;
+  return { entry: e, deleted: false, changes: changedBy(live) };
+}
+
+/** `Deployment demo/web: spec.replicas changed by kubectl (scale)`. */
+export function describeDrift(d: Drift): string {
+  if (d.deleted) return `${describeEntry(d.entry)} was deleted`;
+  if (d.changes.length === 0) return `${describeEntry(d.entry)}: fields kustomate set were changed`;
+  return `${describeEntry(d.entry)}: ${d.changes.map((c) => `${c.fields.join(', ')} changed by ${c.manager}`).join('; ')}`;
+}
+
+/** The custom resource that owns the children. */
+export interface ChildOwner {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+}
+
+/** Whether a live object is this owner's: its owner label, and (namespaced objects) its ownerReference. */
+export function ownedBy(live: KubeObject, owner: ChildOwner): boolean {
+  const label = ownerLabels(owner).owner[OWNER_LABEL];
+  if (live.metadata.labels?.[OWNER_LABEL] !== label) return false;
+  return !live.metadata.namespace || (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.uid);
+}
+
+/**
+ * Deletes a child, only if it is this owner's; the delete carries its uid as a precondition, so an object created
+ * since under the same name is never touched. `gone`: nothing to delete; `foreign`: left alone, not this owner's.
+ */
+export async function deleteChild(deps: ChildrenDeps, e: InventoryEntry, owner: ChildOwner): Promise<'deleted' | 'gone' | 'foreign'> {
+  const path = await pathOf(deps, e);
+  const live = path ? await loadChild(deps, e) : undefined;
+  if (!path || !live) return 'gone';
+  if (!ownedBy(live, owner)) return 'foreign';
+  try {
+    await deps.api.request('DELETE', path, {
+      body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', preconditions: { uid: live.metadata.uid } },
+      signal: deps.signal,
+    });
+    return 'deleted';
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 409)) return 'gone';
+    throw err;
+  }
+}

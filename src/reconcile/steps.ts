@@ -1,0 +1,180 @@
+// Why: running an operator's steps for one cause: each attempt within its time limit, and after each kustomize
+// apply the record (inventory) and prune steps; on deletion, the delete steps and what the inventory still holds.
+import type { Logger } from 'pino';
+import type { KubeObject } from '../kube/api.ts';
+import { StepError } from '../operator/errors.ts';
+import type { Cause, Essence, HandlerContext, HandlerResult, Operator, Step } from '../operator/operator.ts';
+import { deleteChild, type ChildOwner, type ChildrenDeps } from './children.ts';
+import { handlerContext, type ContextDeps } from './context.ts';
+import type { EventInfo } from './events.ts';
+import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
+import { describeEntry, stale, type Inventory, type InventoryEntry } from './inventory.ts';
+import { applyKustomization, deleteKustomization } from './kustomization.ts';
+
+/** What the steps of one reconcile did, before it is reported. */
+export interface StepsOutcome {
+  results: Record<string, unknown>;
+  events: EventInfo[];
+  failure?: { error: unknown; step: Step };
+}
+
+export interface StepDeps {
+  operator: Operator<any>;
+  context: ContextDeps;
+  children: ChildrenDeps;
+  signal: AbortSignal;
+  /** Told of children an apply made, so they are watched. */
+  onChildren?: ((entries: InventoryEntry[]) => void) | undefined;
+  onStep?: ((outcome: { operator: string; handler: string; cause: string; ok: boolean; durationMs: number }) => void) | undefined;
+}
+
+class Cancelled extends Error {
+  override name = 'Cancelled';
+}
+
+export function pastTense(cause: Cause): string {
+  return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed', repair: 'Repaired', timer: 'Timer' }[cause];
+}
+
+/** A step result's `message`, when it has one. */
+export function messageOf(result: unknown): string {
+  return result && typeof result === 'object' && typeof (result as { message?: unknown }).message === 'string' ? (result as { message: string }).message : '';
+}
+
+const ownerOf = (obj: KubeObject): ChildOwner => ({ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '' });
+
+export class Steps {
+  private readonly deps: StepDeps;
+
+  constructor(deps: StepDeps) {
+    this.deps = deps;
+  }
+
+  /**
+   * The steps for a cause, in registration order: kustomize specs apply on create, update and repair, then record
+   * what they applied in `inventory` (changed in place) and prune what they no longer render.
+   */
+  async run(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
+    const out: StepsOutcome = { results: {}, events: [] };
+    for (const step of this.deps.operator.steps) {
+      const extra = this.applies(step, cause, obj, old, now);
+      if (!extra) continue;
+      try {
+        if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
+        const { result, applied } = await this.attempt(step, obj, cause, retry, extra, log);
+        if (result && typeof result === 'object') out.results[step.id] = result;
+        if (applied) await this.recordAndPrune(obj, step.id, applied, inventory, log);
+        out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
+      } catch (error) {
+        out.failure = { error, step };
+        return out;
+      }
+    }
+    return out;
+  }
+
+  /** The delete steps, in reverse order of registration; kustomize specs also delete what their inventory still holds. */
+  async remove(obj: KubeObject, body: KubeObject | undefined, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
+    const out: StepsOutcome = { results: {}, events: [] };
+    for (const step of [...this.deps.operator.steps].reverse()) {
+      if (step.kind === 'handler' && (step.cause !== 'delete' || !passesFilters(step.options, obj))) continue;
+      try {
+        if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
+        let result: HandlerResult;
+        if (step.kind === 'handler' || body) ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log, body));
+        if (step.kind === 'kustomize') await this.deleteInventory(obj, step.id, inventory, log);
+        out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
+      } catch (error) {
+        out.failure = { error, step };
+        return out;
+      }
+    }
+    return out;
+  }
+
+  /** Whether a step runs for this cause; with what it gets beyond the common context. */
+  private applies(step: Step, cause: Cause, obj: KubeObject, old: Essence | undefined, now: Essence): Partial<HandlerContext<any>> | undefined {
+    if (step.kind === 'kustomize') return cause === 'create' || cause === 'update' || cause === 'repair' ? {} : undefined;
+    if (!passesFilters(step.options, obj)) return undefined;
+    if (step.cause === 'field') return cause === 'create' || cause === 'update' ? fieldChange(step.field ?? [], old, now) : undefined;
+    if (step.cause !== cause) return undefined;
+    return cause === 'update' ? { old, new: now, diff: fieldChange([], old, now)?.diff ?? [] } : {};
+  }
+
+  /** One attempt of a step, within its time limit; it has ended when this returns. */
+  private async attempt(
+    step: Step,
+    obj: KubeObject,
+    cause: Cause,
+    retry: number,
+    extra: Partial<HandlerContext<any>>,
+    log: Logger,
+    body = obj,
+  ): Promise<{ result: HandlerResult; applied?: InventoryEntry[] }> {
+    const started = performance.now();
+    const options = step.kind === 'handler' ? step.options : {};
+    log.debug({ handler: step.id, cause }, 'handler started');
+    let ok = false;
+    try {
+      const run = await runAttempt(
+        async (signal): Promise<{ result: HandlerResult; applied?: InventoryEntry[] }> => {
+          const ctx = handlerContext({ ...this.deps.context, logger: log }, obj, cause, retry, signal, extra);
+          if (step.kind === 'handler') return { result: await step.fn(ctx) };
+          if (cause === 'delete') return { result: await deleteKustomization(this.deps.context, step, ctx, body as never) };
+          return applyKustomization(this.deps.context, step, ctx);
+        },
+        {
+          id: step.id,
+          timeoutMs: options.timeoutMs,
+          parent: this.deps.signal,
+          onLingering: (ms) => log.warn({ handler: step.id, ms }, 'a timed-out handler ignores its abort signal; the next attempt waits for it'),
+        },
+      );
+      ok = true;
+      return run;
+    } finally {
+      log.debug({ handler: step.id, cause }, 'handler finished');
+      this.deps.onStep?.({ operator: this.deps.operator.name, handler: step.id, cause, ok, durationMs: performance.now() - started });
+    }
+  }
+
+  /**
+   * record: the spec's inventory becomes what the apply returned; prune: children of the last inventory that the
+   * render no longer holds are deleted. One that fails to go stays in the inventory, and the step fails (PruneFailed).
+   */
+  private async recordAndPrune(obj: KubeObject, id: string, applied: InventoryEntry[], inventory: Inventory, log: Logger): Promise<void> {
+    const before = inventory[id] ?? [];
+    inventory[id] = applied;
+    this.deps.onChildren?.(applied);
+    const left = await this.deleteEach(obj, stale(before, applied), log);
+    if (left.length === 0) return;
+    inventory[id] = [...applied, ...left.map((l) => l.entry)];
+    throw new StepError(`could not prune ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'PruneFailed');
+  }
+
+  /** Deletes what a spec's inventory still holds; what fails to go stays in it (DeleteFailed). */
+  private async deleteInventory(obj: KubeObject, id: string, inventory: Inventory, log: Logger): Promise<void> {
+    const left = await this.deleteEach(obj, inventory[id] ?? [], log);
+    if (left.length === 0) {
+      delete inventory[id];
+      return;
+    }
+    inventory[id] = left.map((l) => l.entry);
+    throw new StepError(`could not delete ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'DeleteFailed');
+  }
+
+  /** Deletes children that are this object's; returns those that failed to go. A foreign one is left alone. */
+  private async deleteEach(obj: KubeObject, entries: InventoryEntry[], log: Logger): Promise<Array<{ entry: InventoryEntry; error: string }>> {
+    const left: Array<{ entry: InventoryEntry; error: string }> = [];
+    for (const entry of entries) {
+      try {
+        const outcome = await deleteChild(this.deps.children, entry, ownerOf(obj));
+        if (outcome === 'foreign') log.warn({ child: describeEntry(entry) }, 'not deleted: it does not carry this object\'s owner label and reference');
+        else if (outcome === 'deleted') log.info({ child: describeEntry(entry) }, 'deleted a child no longer rendered');
+      } catch (err) {
+        left.push({ entry, error: (err as Error).message });
+      }
+    }
+    return left;
+  }
+}

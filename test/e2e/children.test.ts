@@ -1,0 +1,176 @@
+// Children on the real control plane: drift repaired and reported (or only reported), Ready that waits for healthy
+// children, and prune from the inventory, each broken on purpose: a child deleted or scaled by hand, pods no node
+// can take, a delete refused by an admission policy.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+
+const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
+
+describe('children', () => {
+  let ns: string;
+  const started: OperatorProcess[] = [];
+  const operator = (args: string[]) => {
+    const op = startOperator(['--namespace', ns, ...args]);
+    started.push(op);
+    return op;
+  };
+  const get = (kind: string, name: string) => getJson([kind, name, '-n', ns]);
+  const ready = (kind: string, name: string, timeoutMs = 60_000) =>
+    waitFor(`${kind} ${name} Ready`, async () => {
+      const o = await get(kind, name);
+      return readyCondition(o)?.status === 'True' && o.status.observedGeneration === o.metadata.generation && o;
+    }, timeoutMs);
+  const events = async (name: string, reason: string) =>
+    ((await getJson<{ items: Array<{ message: string; type: string }> }>(['events', '-n', ns, '--field-selector', `involvedObject.name=${name},reason=${reason}`]))?.items ?? []);
+  const kubectlRuns = (op: OperatorProcess) => metric(op, 'kustomate_kubectl_runs_total');
+
+  beforeAll(async () => {
+    ns = await createNamespace('e2e-children');
+  });
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((op) => op.stop('SIGKILL')));
+  });
+  afterAll(async () => {
+    const cleaner = startOperator(['--namespace', ns]);
+    await deleteNamespace(ns);
+    await cleaner.stop();
+  });
+
+  it('re-creates a deleted child within 30 s and restores one scaled by hand, with a Drifted Event each time; relists run no kubectl', async () => {
+    const op = operator(['--relist-interval', '3', 'sample']);
+    await applyObjects(sampleObj(ns, 'drift', 2));
+    const sample = await ready('sample', 'drift');
+    expect(sample.status.inventory.sample).toEqual([
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: ns, name: 'drift-demo-deploy', fields: expect.stringMatching(/^[0-9a-f]{16}$/) },
+    ]);
+
+    const before = (await get('deployment', 'drift-demo-deploy')).metadata.uid;
+    const deletedAt = Date.now();
+    await k(['delete', 'deployment', 'drift-demo-deploy', '-n', ns, '--wait=false']);
+    await waitFor('re-created', async () => {
+      const d = await get('deployment', 'drift-demo-deploy');
+      return d && d.metadata.uid !== before && !d.metadata.deletionTimestamp;
+    }, 30_000, 200);
+    expect(Date.now() - deletedAt).toBeLessThan(30_000);
+    await waitFor('a Drifted Event for the deletion', async () => (await events('drift', 'Drifted')).some((e) => e.message === `Deployment ${ns}/drift-demo-deploy was deleted; re-applied`));
+
+    await k(['scale', 'deployment', 'drift-demo-deploy', '-n', ns, '--replicas=7']);
+    await waitFor('restored to 2 replicas', async () => (await get('deployment', 'drift-demo-deploy')).spec.replicas === 2, 30_000, 200);
+    const drifted = await waitFor('a Drifted Event naming the field and who changed it', async () =>
+      (await events('drift', 'Drifted')).find((e) => e.message.includes('spec.replicas changed by kubectl')), 30_000);
+    expect(drifted.type).toBe('Warning');
+    expect(drifted.message).toBe(`Deployment ${ns}/drift-demo-deploy: spec.replicas changed by kubectl (scale); re-applied`);
+    await ready('sample', 'drift');
+
+    // Unchanged Samples and children, relisted every 3 s: no kubectl at all.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const runs = await kubectlRuns(op);
+    await new Promise((r) => setTimeout(r, 8_000));
+    expect(await kubectlRuns(op)).toBe(runs);
+  });
+
+  it('with --drift warn changes nothing, and its Drifted condition says what differs', async () => {
+    const op = operator(['--drift', 'warn', 'sample']);
+    await applyObjects(sampleObj(ns, 'watched', 1));
+    await ready('sample', 'watched');
+    const runs = await kubectlRuns(op);
+    await k(['scale', 'deployment', 'watched-demo-deploy', '-n', ns, '--replicas=5']);
+    const s = await waitFor('Drifted condition', async () => {
+      const o = await get('sample', 'watched');
+      return o.status.conditions.find((c: any) => c.type === 'Drifted' && c.status === 'True') && o;
+    }, 30_000);
+    expect(s.status.conditions.find((c: any) => c.type === 'Drifted').message).toBe(`Deployment ${ns}/watched-demo-deploy: spec.replicas changed by kubectl (scale)`);
+    await new Promise((r) => setTimeout(r, 5_000));
+    expect((await get('deployment', 'watched-demo-deploy')).spec.replicas).toBe(5);
+    expect(await kubectlRuns(op)).toBe(runs);
+    expect(await events('watched', 'Drifted')).toHaveLength(1);
+  });
+
+  it('keeps Ready=False Progressing while pods cannot be scheduled, then HealthCheckFailed, and True within seconds of a node that fits', async () => {
+    const bases = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-bases-'));
+    const label = `kustomate-e2e-${ns}`;
+    const [node] = (await k(['get', 'nodes', '-o', 'name'])).stdout.split('\n');
+    try {
+      await fs.cp(DEFAULT_BASES_DIR, bases, { recursive: true });
+      const file = path.join(bases, 'sample', 'deployment.yaml');
+      const deploy = parse(await fs.readFile(file, 'utf8'));
+      deploy.spec.template.spec.nodeSelector = { [label]: 'yes' };
+      await fs.writeFile(file, stringify(deploy));
+      operator(['--bases', bases, '--health-timeout', '15', 'sample']);
+      await applyObjects(sampleObj(ns, 'picky', 1));
+      const waiting = await waitFor('Progressing', async () => {
+        const o = await get('sample', 'picky');
+        return readyCondition(o)?.reason === 'Progressing' && o;
+      }, 30_000);
+      expect(readyCondition(waiting).message).toMatch(new RegExp(`^waiting for Deployment ${ns}/picky-demo-deploy: 0 of 1 replicas available`));
+      expect(waiting.status.conditions.find((c: any) => c.type === 'Reconciling')).toMatchObject({ status: 'True', reason: 'Progressing' });
+      const failed = await waitFor('HealthCheckFailed', async () => {
+        const o = await get('sample', 'picky');
+        return readyCondition(o)?.reason === 'HealthCheckFailed' && o;
+      }, 40_000);
+      expect(readyCondition(failed).message).toMatch(new RegExp(`^Deployment ${ns}/picky-demo-deploy: 0 of 1 replicas available`));
+
+      const fixedAt = Date.now();
+      await k(['label', node!, `${label}=yes`]);
+      await ready('sample', 'picky', 60_000);
+      expect(Date.now() - fixedAt).toBeLessThan(30_000);
+    } finally {
+      await k(['label', node!, `${label}-`], { reject: false });
+      await fs.rm(bases, { recursive: true, force: true });
+    }
+  });
+
+  it('prunes exactly the child a new render drops; one whose delete is refused stays listed and is retried', async () => {
+    operator(['database']);
+    const db = (type: string) => ({ apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name: 'pruned', namespace: ns }, spec: { type } });
+    await applyObjects(db('mongo'), { apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name: 'bystander', namespace: ns }, spec: { type: 'mongo' } });
+    await ready('database', 'pruned');
+    await ready('database', 'bystander');
+    const policy = 'e2e-children-block-delete';
+    await applyObjects(
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicy',
+        metadata: { name: policy },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['*'], resources: ['pods'], operations: ['DELETE'] }] },
+          validations: [{ expression: "oldObject.metadata.name != 'pruned-mongo'", message: 'deleting pruned-mongo is blocked for this test' }],
+        },
+      },
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingAdmissionPolicyBinding',
+        metadata: { name: policy },
+        spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': ns } } } },
+      },
+    );
+    try {
+      await waitFor('the policy in force', async () => {
+        const r = await k(['delete', 'pod', 'pruned-mongo', '-n', ns, '--dry-run=server'], { reject: false });
+        return r.stderr.includes('blocked for this test');
+      }, 30_000);
+      await k(['patch', 'database', 'pruned', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { type: 'mysql' } })]);
+      const stuck = await waitFor('PruneFailed', async () => {
+        const o = await get('database', 'pruned');
+        return readyCondition(o)?.reason === 'PruneFailed' && o;
+      }, 30_000);
+      expect(readyCondition(stuck).message).toContain(`Pod ${ns}/pruned-mongo`);
+      expect(stuck.status.inventory.database.map((e: any) => `${e.kind}/${e.name}`).sort()).toEqual(['Pod/pruned-mongo', 'Pod/pruned-mysql', 'Service/pruned']);
+    } finally {
+      await k(['delete', 'validatingadmissionpolicybinding', policy, '--ignore-not-found']);
+      await k(['delete', 'validatingadmissionpolicy', policy, '--ignore-not-found']);
+    }
+    const done = await ready('database', 'pruned', 90_000);
+    expect(done.status.inventory.database.map((e: any) => `${e.kind}/${e.name}`).sort()).toEqual(['Pod/pruned-mysql', 'Service/pruned']);
+    await waitFor('pruned-mongo gone', async () => (await get('pod', 'pruned-mongo')) === undefined);
+    // Exactly that child: the other Database's children are all there.
+    expect(await get('pod', 'bystander-mongo')).toBeDefined();
+    expect(await get('service', 'bystander')).toBeDefined();
+  });
+});
