@@ -60,6 +60,7 @@ program
   .option('--health-host <address>', 'address the health server binds to (0.0.0.0 in a pod)', '127.0.0.1')
   .addOption(new Option('--log-format <format>', 'json lines or pretty (default: pretty in a terminal, else json)').choices(['json', 'pretty']))
   .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long running kubectl commands may finish before they are cancelled').argParser(wholeNumber).default(30))
+  .addOption(new Option('--database-url <url>', 'PostgreSQL for DatabaseTables without spec.connectionSecretRef: postgresql://user:password@host:port/database').env('DATABASE_URL'))
   .action(async (names: string[], flags) => runCommand(names, flags));
 
 program
