@@ -271,14 +271,19 @@ describe('DatabaseTable operator on PostgreSQL', () => {
 });
 
 describe('npm start and the DatabaseTable operator', () => {
-  /** `npm start --once` on the test cluster; `cache` is where it looks for the local PostgreSQL. */
-  const start = (env: Record<string, string>) =>
-    execa(process.execPath, ['scripts/start.ts', '--once'], {
+  /**
+   * `npm start --once` on the test cluster, from a namespace demo without the lab Sample (as start.test.ts does:
+   * a Sample that is Ready already would let --once stop the operator before it has started).
+   */
+  const start = async (env: Record<string, string>) => {
+    await cleanNamespace('demo');
+    return execa(process.execPath, ['scripts/start.ts', '--once'], {
       env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0', DATABASE_URL: '', ...env },
       all: true,
       reject: false,
       timeout: 300_000,
     });
+  };
   /** The operators the started process runs, from its structured "operator started" line. */
   const operators = (output: string) => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((l) => l.msg === 'operator started')?.operators;
   afterAll(() => cleanNamespace('demo'));
