@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { clusterUp } from '../lab/cluster/cluster.ts';
 import { binPath } from '../lab/cluster/versions.ts';
+import { runningDatabaseUrl } from '../lab/postgres/postgres.ts';
+import { OPERATORS } from '../src/operators/index.ts';
 
 const once = process.argv.includes('--once');
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -26,10 +28,20 @@ const kubectl = (args: string[]) => execa(kubectlBin, args, { env, timeout: 120_
 
 say('installing the CRDs (crds/)');
 await kubectl(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
-await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', '--timeout=60s']);
+await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', 'databasetables.kopf.demo', '--timeout=60s']);
 
-say('starting the operator: kustomate run');
-const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run'], { env, stdout: 'inherit', stderr: 'inherit', reject: false });
+// The DatabaseTable operator needs PostgreSQL: DATABASE_URL, or the local server when it runs.
+const databaseUrl = process.env.DATABASE_URL || (await runningDatabaseUrl());
+const names = databaseUrl ? [] : [...OPERATORS.keys()].filter((name) => name !== 'databasetable');
+if (databaseUrl) say(`the DatabaseTable operator uses ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'the local PostgreSQL (npm run postgres:up)'}`);
+else say('no PostgreSQL, so no DatabaseTable operator: run npm run postgres:up (or set DATABASE_URL), then npm start again');
+say(`starting the operator: kustomate run ${names.join(' ')}`.trimEnd());
+const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run', ...names], {
+  env: { ...env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
+  stdout: 'inherit',
+  stderr: 'inherit',
+  reject: false,
+});
 // Kept installed (not once): execa's exit hook would otherwise re-raise the signal and end us at once.
 const stop = () => operator.kill('SIGTERM');
 process.on('SIGINT', stop);

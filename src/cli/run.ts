@@ -1,5 +1,6 @@
 // Why: `kustomate run`: turn flags into StartOptions, start the operators, stop cleanly on SIGTERM/SIGINT.
 import fs from 'node:fs';
+import { databasetable, hasDefaultDatabaseUrl, setDefaultDatabaseUrl } from '../operators/databasetable/index.ts';
 import { pickOperators } from '../operators/index.ts';
 import type { DriftMode } from '../operator/operator.ts';
 import type { LogFormat } from '../runtime/logger.ts';
@@ -27,6 +28,7 @@ export interface RunFlags {
   gracePeriod: number;
   drift?: DriftMode;
   healthTimeout?: number;
+  databaseUrl?: string;
 }
 
 export class UsageError extends Error {
@@ -41,6 +43,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
   try {
     namespaceScope(namespaces);
+    setDefaultDatabaseUrl(flags.databaseUrl);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -91,6 +94,9 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
         }
       : {}),
   });
+  if (operators.includes(databasetable) && !hasDefaultDatabaseUrl()) {
+    running.logger.warn('databasetable: no --database-url or DATABASE_URL, so DatabaseTables without spec.connectionSecretRef wait (NoDatabase); a local PostgreSQL: npm run postgres:up');
+  }
   await signalled;
   running.logger.info({ signal: stopSignal }, 'stopping: no new work; waiting for running kubectl commands');
   try {

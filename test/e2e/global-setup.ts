@@ -1,12 +1,16 @@
-// Why: one local control plane for the whole end-to-end suite: reuse a running one, or start one and remove it after.
+// Why: one local control plane and one local PostgreSQL for the whole end-to-end suite: reuse running ones, or start
+// them and remove them after.
 import { execa } from 'execa';
 import type { TestProject } from 'vitest/node';
 import { clusterDown, clusterUp } from '../../lab/cluster/cluster.ts';
+import { postgresDown, postgresUp } from '../../lab/postgres/postgres.ts';
 import { KUBECONFIG, binPath } from '../../lab/cluster/versions.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
+    /** The local PostgreSQL's superuser URL (npm run postgres:up). */
+    databaseUrl: string;
   }
 }
 
@@ -17,7 +21,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await execa(binPath('kubectl'), ['--kubeconfig', KUBECONFIG, 'apply', '--server-side', '--force-conflicts', '-f', 'crds/'], { timeout: 60_000 });
   await execa(binPath('kubectl'), ['--kubeconfig', KUBECONFIG, 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s'], { timeout: 70_000 });
   project.provide('kubeconfig', KUBECONFIG);
+  const postgres = await postgresUp((line) => process.stderr.write(`[postgres] ${line}\n`));
+  project.provide('databaseUrl', postgres.url);
   return async () => {
+    if (!postgres.reused) await postgresDown(() => undefined);
     if (!reused) await clusterDown(log);
   };
 }

@@ -172,10 +172,11 @@ export async function tokenKubeconfig(token: string, dir: string, user: string):
 
 /**
  * Deletes a namespace with an operator for every example kind running, so custom resources left with
- * kustomate's finalizer (their own operator gone) can still go; waits until the namespace is gone.
+ * kustomate's finalizer (their own operator gone) can still go (DatabaseTables on the local PostgreSQL);
+ * waits until the namespace is gone.
  */
 export async function cleanNamespace(name: string) {
-  const cleaner = startOperator(['--namespace', name]);
+  const cleaner = startOperator(['--namespace', name], { DATABASE_URL: inject('databaseUrl') });
   await deleteNamespace(name);
   await cleaner.stop();
 }

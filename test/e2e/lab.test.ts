@@ -2,12 +2,13 @@
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cleanNamespace, getJson, KUBECTL, kubeconfig } from './helpers.ts';
 
-const runStep = (script: string) =>
+const runStep = (script: string, env: Record<string, string> = {}) =>
   execa('bash', [script], {
-    env: { KUBECTL, KUBECONFIG: kubeconfig() },
+    env: { KUBECTL, KUBECONFIG: kubeconfig(), ...env },
     reject: false,
     all: true,
     timeout: 300_000,
@@ -70,5 +71,24 @@ describe('lab scripts', () => {
     expect(r.all).toMatch(/gordoncluster-gordon-\S+\tRunning/);
     expect(r.all).toContain('gordon.operator.prgcont.cz/gordoncluster condition met');
     expect(await getJson(['gordon', 'gordoncluster', '-n', 'demo'])).toBeUndefined();
+  });
+
+  it('step 7 runs the DatabaseTable operator on PostgreSQL: the seed table created, a column added, a removal refused and healed, dropped', async () => {
+    // No DATABASE_URL: the script starts (here: reuses) the project's local PostgreSQL, as on a fresh clone.
+    const r = await runStep('lab/07-databasetable/run.sh', { DATABASE_URL: '' });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('databasetable.kopf.demo/website-users condition met');
+    expect(r.all).toContain('CREATE TABLE "website_users" ("user_id" integer, "user_name" varchar(50)');
+    expect(r.all).toMatch(/country\s+character varying\(2\)/);
+    expect(r.all).toContain('UnsupportedChange: update_table: refused: column last_login would be removed');
+    expect(r.all).toContain('Did not find any relation named "website_users".');
+    expect(await getJson(['databasetable', 'website-users', '-n', 'demo'])).toBeUndefined();
+    const left = new pg.Client({ connectionString: inject('databaseUrl') });
+    await left.connect();
+    try {
+      expect((await left.query("SELECT 1 FROM information_schema.tables WHERE table_name = 'website_users'")).rows).toEqual([]);
+    } finally {
+      await left.end();
+    }
   });
 });

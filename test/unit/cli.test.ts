@@ -26,10 +26,10 @@ describe('kustomate command line', () => {
     expect(top.stdout).toMatch(/run \[options\] \[operator\.\.\.\]/);
     expect(top.stdout).toMatch(/render \[options\]/);
     const run = await cli(['run', '--help']);
-    for (const flag of ['--namespace', '--all-namespaces', '--concurrency', '--kubeconfig', '--context', '--kubectl', '--bases', '--keep-workdirs', '--leader-election', '--health-port', '--log-format', '--grace-period', '--relist-interval']) {
+    for (const flag of ['--namespace', '--all-namespaces', '--concurrency', '--kubeconfig', '--context', '--kubectl', '--bases', '--keep-workdirs', '--leader-election', '--health-port', '--log-format', '--grace-period', '--relist-interval', '--database-url']) {
       expect(run.stdout).toContain(flag);
     }
-    expect(run.stdout.replace(/\s+/g, ' ')).toContain('known: sample, database, gordon');
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('known: sample, database, gordon, databasetable');
   });
 
   it('render writes the work dir into --out and prints what kubectl kustomize renders', async () => {
@@ -75,7 +75,7 @@ describe('kustomate command line', () => {
   });
 
   it('run refuses an unknown operator, conflicting namespace flags and a missing kubeconfig', async () => {
-    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon; or a module path');
+    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon, databasetable; or a module path');
     const missing = await cli(['run', './no-such-operator.ts']);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/cannot load operator module \.\/no-such-operator\.ts: no such file/);
@@ -87,6 +87,10 @@ describe('kustomate command line', () => {
     expect(none.exitCode).toBe(2);
     expect(none.stderr).toContain('no kubeconfig found');
     expect((await cli(['run', '--concurrency', '0'])).stderr).toContain('must be a whole number ≥ 1');
+    const badUrl = await cli(['run'], { DATABASE_URL: 'mysql://root:secretpw@db/x' });
+    expect(badUrl.exitCode).toBe(2);
+    expect(badUrl.stderr).toContain('--database-url (or DATABASE_URL) must start with postgresql://');
+    expect(badUrl.stderr).not.toContain('secretpw');
   });
 
   it('run says which cluster it cannot reach, with exit code 1', async () => {
