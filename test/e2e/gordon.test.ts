@@ -50,8 +50,13 @@ describe('Gordon operator', () => {
 
   it('replicas 3 gives 3 Running pods, listed in status with their phase', async () => {
     await applyObjects(gn(ns, 'g1', 3), gn(ns, 'g2', 1));
-    const g1 = await statusMatches('g1', 3);
-    expect(readyCondition(g1).status).toBe('True');
+    const listed = await statusMatches('g1', 3);
+    expect(listed.status.gordon_pods.replicas).toBe(3);
+    // Ready once the Deployment itself reports its 3 replicas available (it may lag the pod list by an event).
+    const g1 = await waitFor('g1 Ready', async () => {
+      const g = await getJson(['gordon', 'g1', '-n', ns]);
+      return readyCondition(g)?.status === 'True' && g;
+    });
     expect(g1.status.gordon_pods.replicas).toBe(3);
     const pod = await getJson(['pod', g1.status.gordon_pods.pods[0].name, '-n', ns]);
     expect(pod.spec.containers[0].image).toBe('prgcont/gordon:v1.0');
