@@ -5,6 +5,10 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const INSTANCE_LABEL = 'app.kubernetes.io/instance';
 /** One label whose value names the owning custom resource: <kind>.<group>.<name>, shortened to 63 chars. */
 export const OWNER_LABEL = 'kustomate.io/owner';
+/** The kind of the owner (<kind>.<group>): what an operator's watch of children selects on. */
+export const OWNER_KIND_LABEL = 'kustomate.io/owner-kind';
+/** The owner's uid, on every rendered object: cluster-scoped ones cannot carry an ownerReference to it. */
+export const OWNER_UID_ANNOTATION = 'kustomate.io/owner-uid';
 export const MANAGER = 'kustomate';
 
 const MAX_LABEL_VALUE = 63;
@@ -35,12 +39,17 @@ function groupOf(apiVersion: string): string {
   return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
 }
 
-/** The three labels every owned object carries; the owner label alone identifies the custom resource. */
+/** The labels every owned object carries; the owner label alone identifies the custom resource (in its namespace). */
 export function ownerLabels(owner: OwnerRef): { common: Record<string, string>; owner: Record<string, string> } {
   return {
-    common: { [MANAGED_BY_LABEL]: MANAGER, [INSTANCE_LABEL]: owner.name },
+    common: { [MANAGED_BY_LABEL]: MANAGER, [INSTANCE_LABEL]: owner.name, [OWNER_KIND_LABEL]: ownerKindLabelValue(owner) },
     owner: { [OWNER_LABEL]: ownerLabelValue(owner.kind, groupOf(owner.apiVersion), owner.name) },
   };
+}
+
+/** The owner-kind label's value for an owner (or a resource): <kind>.<group>. */
+export function ownerKindLabelValue(owner: { apiVersion: string; kind: string }): string {
+  return labelValue(`${owner.kind.toLowerCase()}.${groupOf(owner.apiVersion)}`);
 }
 
 /** The label selector that finds every object owned by this custom resource. */

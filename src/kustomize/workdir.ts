@@ -4,7 +4,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { dir as tmpDir } from 'tmp-promise';
 import { stringify } from 'yaml';
-import { ownerLabels, ownerReference } from './labels.ts';
+import { OWNER_UID_ANNOTATION, ownerLabels, ownerReference } from './labels.ts';
 
 /** A kustomize patch target (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/). */
 export interface PatchTarget {
@@ -103,6 +103,8 @@ export function topKustomization(owner: Owner): Record<string, unknown> {
   if (owner.uid) {
     const value = [ownerReference({ ...owner, uid: owner.uid })];
     top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value }]) }];
+    // On every object, cluster-scoped ones included: what tells this owner's children from a namesake's.
+    top.commonAnnotations = { [OWNER_UID_ANNOTATION]: owner.uid };
   }
   return top;
 }

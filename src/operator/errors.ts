@@ -5,12 +5,15 @@ import { BuildError } from '../kustomize/workdir.ts';
 
 export { KubectlError, BuildError };
 
-/** Retry after `delayMs`, without growing the backoff; `reason` becomes the Ready condition's reason. */
+/**
+ * Retry after `delayMs`, without growing the backoff; with no `delayMs`, after the growing backoff of any error
+ * (1 s, 2 s, 4 s … 5 min). Either way `reason` becomes the Ready condition's reason.
+ */
 export class TemporaryError extends Error {
   override name = 'TemporaryError';
-  readonly delayMs: number;
+  readonly delayMs: number | undefined;
   readonly reason: string;
-  constructor(message: string, delayMs = 10_000, reason = 'TemporaryError') {
+  constructor(message: string, delayMs?: number, reason = 'TemporaryError') {
     super(message);
     this.delayMs = delayMs;
     this.reason = reason;
@@ -55,9 +58,9 @@ export function isPermanent(err: unknown): err is PermanentError {
   return named(err, 'PermanentError');
 }
 
-/** Retry after the delay it carries. */
+/** Retry after the delay it carries, if it carries one. */
 export function isTemporary(err: unknown): err is TemporaryError {
-  return named(err, 'TemporaryError') && typeof (err as TemporaryError).delayMs === 'number';
+  return named(err, 'TemporaryError');
 }
 
 /** The Ready=False reason for an error a step raised: the reason kustomate's own errors carry, else HandlerFailed. */

@@ -181,6 +181,7 @@ export class Operator<Spec = Record<string, unknown>> {
     this.name = opts.name;
     this.resource = opts.resource;
     this.basesDir = opts.basesDir;
+    if (opts.drift !== undefined && !['correct', 'warn', 'ignore'].includes(opts.drift)) throw new Error(`drift must be correct, warn or ignore, got ${String(opts.drift)}`);
     this.drift = opts.drift;
     checkDelay('healthTimeoutMs', opts.healthTimeoutMs);
     this.healthTimeoutMs = opts.healthTimeoutMs;

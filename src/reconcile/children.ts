@@ -2,9 +2,9 @@
 // delete one, but only a child that really is this object's (its owner label, and its ownerReference when namespaced).
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import type { Discovery } from '../kube/discovery.ts';
-import { OWNER_LABEL, ownerLabels } from '../kustomize/labels.ts';
-import { describeEntry, type InventoryEntry } from './inventory.ts';
-import { changedBy, ownFieldsDigest } from './managed-fields.ts';
+import { OWNER_LABEL, OWNER_UID_ANNOTATION, ownerLabels } from '../kustomize/labels.ts';
+import { childKey, describeEntry, entryOf, type InventoryEntry } from './inventory.ts';
+import { changedBy, ownFields, ownFieldsDigest } from './managed-fields.ts';
 
 export interface ChildrenDeps {
   api: Api;
@@ -29,18 +29,56 @@ export async function loadChild(deps: ChildrenDeps, e: InventoryEntry): Promise<
   }
 }
 
+/** The children one reconcile has read or applied, so each is fetched at most once per reconcile. */
+export class ChildView {
+  private readonly deps: ChildrenDeps;
+  private readonly known = new Map<string, KubeObject | undefined>();
+
+  constructor(deps: ChildrenDeps) {
+    this.deps = deps;
+  }
+
+  async get(e: InventoryEntry): Promise<KubeObject | undefined> {
+    const key = childKey(e);
+    if (!this.known.has(key)) this.known.set(key, await loadChild(this.deps, e));
+    return this.known.get(key);
+  }
+
+  /** An object as an apply returned it: newer than anything read before. */
+  applied(obj: KubeObject): void {
+    this.known.set(childKey(entryOf(obj)), obj);
+  }
+}
+
 export interface Drift {
   entry: InventoryEntry;
   deleted: boolean;
+  /** The child as found; after a repair, what the repair took back is told from it. */
+  live?: KubeObject | undefined;
   /** Who changed fields kustomate set, and which, as managedFields tell. */
   changes: Array<{ manager: string; fields: string[] }>;
 }
 
-/** Whether a child differs from what kustomate applied: gone, or a field kustomate set now belongs to someone else. */
+/**
+ * Whether a child differs from what kustomate applied: gone, or a field kustomate set now belongs to someone else.
+ * A Job that is gone is not drift: a Job is one run, and may be removed once it finished (ttlSecondsAfterFinished).
+ */
 export function driftOf(e: InventoryEntry, live: KubeObject | undefined): Drift | undefined {
-  if (!live) return { entry: e, deleted: true, changes: [] };
+  if (!live) return e.kind === 'Job' && e.apiVersion.startsWith('batch/') ? undefined : { entry: e, deleted: true, changes: [] };
   if (e.fields === undefined || ownFieldsDigest(live) === e.fields) return undefined;
-  return { entry: e, deleted: false, changes: changedBy(live) };
+  return { entry: e, deleted: false, live, changes: changedBy(live) };
+}
+
+/**
+ * After a repair, exactly what it took back: the fields kustomate owns now and did not before, each with the
+ * manager that had it. Falls back to what the drift check saw when that cannot be told.
+ */
+export function repaired(d: Drift, after: KubeObject | undefined): Drift {
+  if (d.deleted || !d.live || !after) return d;
+  const before = new Set(ownFields(d.live));
+  const taken = ownFields(after).filter((f) => !before.has(f));
+  const changes = d.changes.map((c) => ({ manager: c.manager, fields: c.fields.filter((f) => taken.includes(f)) })).filter((c) => c.fields.length);
+  return changes.length ? { ...d, changes } : d;
 }
 
 /** `Deployment demo/web: spec.replicas changed by kubectl (scale)`. */
@@ -58,11 +96,15 @@ export interface ChildOwner {
   uid: string;
 }
 
-/** Whether a live object is this owner's: its owner label, and (namespaced objects) its ownerReference. */
+/**
+ * Whether a live object is this owner's: its owner label, and its ownerReference to the owner's uid (namespaced
+ * objects) or the owner-uid annotation (cluster-scoped ones, which cannot reference a namespaced owner).
+ */
 export function ownedBy(live: KubeObject, owner: ChildOwner): boolean {
   const label = ownerLabels(owner).owner[OWNER_LABEL];
   if (live.metadata.labels?.[OWNER_LABEL] !== label) return false;
-  return !live.metadata.namespace || (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.uid);
+  if (live.metadata.namespace) return (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.uid);
+  return live.metadata.annotations?.[OWNER_UID_ANNOTATION] === owner.uid;
 }
 
 /**

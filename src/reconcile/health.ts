@@ -23,16 +23,19 @@ function deployment(obj: KubeObject): Health {
   const spec = (obj.spec ?? {}) as { replicas?: number };
   const st = (obj.status ?? {}) as Record<string, unknown>;
   const want = num(spec.replicas, 1);
+  // Nothing in status describes this generation until the controller has observed it.
+  if (num(st.observedGeneration) < num(obj.metadata.generation, 1)) return { healthy: false, message: 'rollout not observed yet' };
   const progressing = condition(obj, 'Progressing');
   if (progressing?.status === 'False' && progressing.reason === 'ProgressDeadlineExceeded') {
     return { healthy: false, failed: true, message: `rollout stuck${said(progressing)}` };
   }
-  if (num(st.observedGeneration) < num(obj.metadata.generation, 1)) return { healthy: false, message: 'rollout not observed yet' };
   const updated = num(st.updatedReplicas);
   const available = num(st.availableReplicas);
+  const ready = num(st.readyReplicas);
   if (updated < want) return { healthy: false, message: `${updated} of ${want} replicas updated${said(progressing)}` };
   if (num(st.replicas) > updated) return { healthy: false, message: `${num(st.replicas) - updated} old replicas still running` };
   if (available < want) return { healthy: false, message: `${available} of ${want} replicas available${said(condition(obj, 'Available'))}` };
+  if (ready < want) return { healthy: false, message: `${ready} of ${want} replicas ready` };
   return { healthy: true, message: `${available} of ${want} replicas available` };
 }
 

@@ -36,9 +36,14 @@ export function entryOf(obj: KubeObject): InventoryEntry {
 
 const groupOf = (apiVersion: string) => (apiVersion.includes('/') ? apiVersion.split('/')[0]! : '');
 
+/** A child's identity, whatever API version it was read at. */
+export function childKey(e: InventoryEntry): string {
+  return `${groupOf(e.apiVersion)}/${e.kind}/${e.namespace ?? ''}/${e.name}`;
+}
+
 /** The same child, whatever API version it was read at. */
 export function sameChild(a: InventoryEntry, b: InventoryEntry): boolean {
-  return groupOf(a.apiVersion) === groupOf(b.apiVersion) && a.kind === b.kind && (a.namespace ?? '') === (b.namespace ?? '') && a.name === b.name;
+  return childKey(a) === childKey(b);
 }
 
 /** `Deployment demo/web`, as a person names it. */

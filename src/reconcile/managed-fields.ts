@@ -18,10 +18,16 @@ function entries(obj: KubeObject): ManagedFieldsEntry[] {
   return Array.isArray(mf) ? (mf as ManagedFieldsEntry[]) : [];
 }
 
+const own = (obj: KubeObject) => entries(obj).find((e) => e.manager === FIELD_MANAGER && e.operation === 'Apply');
+
 /** A digest of the fields kustomate's apply owns on this object; it changes when someone takes one of them. */
 export function ownFieldsDigest(obj: KubeObject): string {
-  const own = entries(obj).find((e) => e.manager === FIELD_MANAGER && e.operation === 'Apply');
-  return createHash('sha256').update(JSON.stringify(sortKeys(own?.fieldsV1 ?? {}))).digest('hex').slice(0, 16);
+  return createHash('sha256').update(JSON.stringify(sortKeys(own(obj)?.fieldsV1 ?? {}))).digest('hex').slice(0, 16);
+}
+
+/** The fields kustomate's apply owns on this object. */
+export function ownFields(obj: KubeObject): string[] {
+  return fieldPaths(own(obj)?.fieldsV1 ?? {});
 }
 
 /** Field paths, readable: `spec.replicas`, `spec.template.spec.containers[name=web].image`. */

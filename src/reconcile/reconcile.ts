@@ -8,7 +8,7 @@ import type { KubectlRunner } from '../kubectl/runner.ts';
 import { PermanentError, isPermanent, isTemporary, reasonOf } from '../operator/errors.ts';
 import type { Cause, DriftMode, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
-import { describeDrift, driftOf, loadChild, type Drift } from './children.ts';
+import { ChildView, describeDrift, driftOf, repaired, type Drift } from './children.ts';
 import { findCondition, type Condition, type Verdict } from './conditions.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
 import { encodeEssence, essenceOf, lastHandled } from './essence.ts';
@@ -93,7 +93,7 @@ export class Reconciler {
     this.steps = new Steps({
       operator: deps.operator,
       context: this.context,
-      children: this.children,
+      children: this.childrenDeps,
       signal: this.deps.signal,
       onChildren: deps.onChildren,
       onStep: deps.onStep,
@@ -106,7 +106,7 @@ export class Reconciler {
     return this.deps.operator;
   }
 
-  private get children() {
+  private get childrenDeps() {
     return { api: this.deps.api, discovery: this.deps.discovery, signal: this.deps.signal };
   }
 
@@ -160,23 +160,35 @@ export class Reconciler {
     if (!obj) return 0;
     const last = lastHandled(obj);
     const inventory = readInventory(obj);
-    this.deps.onChildren?.(Object.values(inventory).flat());
+    const children = this.children(inventory);
+    this.deps.onChildren?.(children);
+    const view = new ChildView(this.childrenDeps);
 
     // plan, with drift: children deleted or changed by hand since the last apply.
     let cause = this.plan(obj, last?.encoded, desired, progress);
-    const drifted = !cause || cause === 'resume' ? await this.findDrift(inventory) : [];
+    // Handled before inventories were kept (or by an operator with a new kustomize spec): apply once to record them.
+    if (!cause && this.operator.kustomizations().some((k) => !(k.id in inventory))) cause = 'repair';
+    const drifted = !cause || cause === 'resume' ? await this.findDrift(children, view) : [];
     if (drifted.length && this.driftMode === 'correct') cause = 'repair';
     else this.seen.add(obj.metadata.uid ?? '');
     const log = this.log(obj);
-    if (!cause) return this.settle(obj, desired, progress, inventory, { results: {}, events: [] }, undefined, drifted);
+    if (!cause) return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted);
 
-    const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, log);
+    const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, view, log);
     if (this.driftMode === 'correct') {
-      outcome.events.unshift(...drifted.map((d): EventInfo => ({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(d)}; re-applied` })));
+      for (const d of drifted) {
+        const what = repaired(d, await view.get(d.entry));
+        outcome.events.unshift({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(what)}; re-applied` });
+      }
     }
     if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step, inventory);
     log.info({ cause }, `${cause} succeeded`);
-    return this.settle(obj, desired, progress, inventory, outcome, cause, this.driftMode === 'warn' ? drifted : []);
+    return this.settle(obj, desired, progress, inventory, view, outcome, cause, this.driftMode === 'warn' ? drifted : []);
+  }
+
+  /** The children of the operator's current kustomize specs (an inventory of a spec it no longer has is only pruned). */
+  private children(inventory: Inventory): InventoryEntry[] {
+    return this.operator.kustomizations().flatMap((k) => inventory[k.id] ?? []);
   }
 
   private validate(obj: KubeObject): string[] {
@@ -201,11 +213,11 @@ export class Reconciler {
   }
 
   /** The children that differ from what was applied (none when drift is ignored). */
-  private async findDrift(inventory: Inventory): Promise<Drift[]> {
+  private async findDrift(children: InventoryEntry[], view: ChildView): Promise<Drift[]> {
     if (this.driftMode === 'ignore') return [];
     const drifted: Drift[] = [];
-    for (const entry of Object.values(inventory).flat()) {
-      const d = driftOf(entry, await loadChild(this.children, entry));
+    for (const entry of children) {
+      const d = driftOf(entry, await view.get(entry));
       if (d) drifted.push(d);
     }
     return drifted;
@@ -215,12 +227,22 @@ export class Reconciler {
    * health and report after the steps succeeded (or had nothing to do): Ready=True once every child is healthy;
    * until then Progressing, woken by the children's events, and HealthCheckFailed past the health timeout.
    */
-  private async settle(obj: KubeObject, desired: string, progress: Progress | undefined, inventory: Inventory, outcome: StepsOutcome, cause: Cause | undefined, drifted: Drift[]): Promise<number | undefined> {
-    const health = await this.health(inventory);
+  private async settle(
+    obj: KubeObject,
+    desired: string,
+    progress: Progress | undefined,
+    inventory: Inventory,
+    view: ChildView,
+    outcome: StepsOutcome,
+    cause: Cause | undefined,
+    drifted: Drift[],
+  ): Promise<number | undefined> {
+    const health = await this.health(this.children(inventory), view);
     const now = this.deps.now();
     const recorded = Date.parse(String((obj.status?.kustomate as { progressingSince?: unknown } | undefined)?.progressingSince ?? ''));
     // The health clock starts at an apply, or when children stop being healthy.
-    const since = health.healthy ? undefined : cause || Number.isNaN(recorded) ? now : recorded;
+    const applied = cause === 'create' || cause === 'update' || cause === 'repair';
+    const since = health.healthy ? undefined : applied || Number.isNaN(recorded) ? now : recorded;
     let verdict: Verdict;
     let healthWait: number | undefined;
     if (health.healthy) {
@@ -255,10 +277,15 @@ export class Reconciler {
     return summary(last) || 'up to date';
   }
 
-  /** With drift: warn, a Drifted condition says what differs (False once nothing does), and each new drift an Event. */
+  /**
+   * With drift: warn, a Drifted condition says what differs (False once nothing does), and each new drift an Event.
+   * In another mode, a Drifted condition left from warn turns False.
+   */
   private driftCondition(obj: KubeObject, drifted: Drift[], events: EventInfo[]): Condition[] {
-    if (this.driftMode !== 'warn') return [];
     const before = findCondition(obj.status, 'Drifted');
+    if (this.driftMode !== 'warn') {
+      return before?.status === 'True' ? [{ type: 'Drifted', status: 'False', reason: this.driftMode === 'correct' ? 'Corrected' : 'Ignored', message: '' }] : [];
+    }
     if (drifted.length === 0) return before ? [{ type: 'Drifted', status: 'False', reason: 'NoDrift', message: '' }] : [];
     const message = drifted.map(describeDrift).join('\n');
     if (before?.status !== 'True' || before.message !== message) events.push({ type: 'Warning', reason: 'Drifted', message: `${message}; not corrected (drift: warn)` });
@@ -266,10 +293,10 @@ export class Reconciler {
   }
 
   /** The children's health: the first unhealthy ones named, with their own messages. */
-  private async health(inventory: Inventory): Promise<{ healthy: boolean; failed: boolean; message: string }> {
+  private async health(children: InventoryEntry[], view: ChildView): Promise<{ healthy: boolean; failed: boolean; message: string }> {
     const unhealthy: Array<{ entry: InventoryEntry; message: string; failed: boolean }> = [];
-    for (const entry of Object.values(inventory).flat()) {
-      const live = await loadChild(this.children, entry);
+    for (const entry of children) {
+      const live = await view.get(entry);
       const h = live ? healthOf(live, this.operator.healthChecks) : { healthy: false, message: 'does not exist' };
       if (!h.healthy) unhealthy.push({ entry, message: h.message, failed: h.failed === true });
     }
@@ -303,7 +330,7 @@ export class Reconciler {
     const message = step && !text.startsWith(`${step.id}:`) ? `${step.id}: ${text}` : text;
     let delay: number | undefined;
     if (isPermanent(error)) state.permanent = true;
-    else if (isTemporary(error)) delay = error.delayMs;
+    else if (isTemporary(error) && error.delayMs !== undefined) delay = error.delayMs;
     else delay = backoffDelay(state.attempt++, this.deps.backoff);
     state.notBefore = this.deps.now() + (delay ?? 0);
     this.log(obj).warn({ reason, handler: step?.id, retryInMs: delay, attempt: state.attempt }, message);

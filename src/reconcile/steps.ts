@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import type { KubeObject } from '../kube/api.ts';
 import { StepError } from '../operator/errors.ts';
 import type { Cause, Essence, HandlerContext, HandlerResult, Operator, Step } from '../operator/operator.ts';
-import { deleteChild, type ChildOwner, type ChildrenDeps } from './children.ts';
+import { deleteChild, type ChildOwner, type ChildrenDeps, type ChildView } from './children.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
 import type { EventInfo } from './events.ts';
 import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
-import { describeEntry, stale, type Inventory, type InventoryEntry } from './inventory.ts';
+import { describeEntry, entryOf, stale, type Inventory, type InventoryEntry } from './inventory.ts';
 import { applyKustomization, deleteKustomization } from './kustomization.ts';
 
 /** What the steps of one reconcile did, before it is reported. */
@@ -52,37 +52,65 @@ export class Steps {
 
   /**
    * The steps for a cause, in registration order: kustomize specs apply on create, update and repair, then record
-   * what they applied in `inventory` (changed in place) and prune what they no longer render.
+   * what they applied in `inventory` (changed in place, and in `view`) and prune what they no longer render. The
+   * inventory of a spec the operator no longer has is pruned whole.
    */
-  async run(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
+  async run(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number, inventory: Inventory, view: ChildView, log: Logger): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
+    let applied = false;
     for (const step of this.deps.operator.steps) {
       const extra = this.applies(step, cause, obj, old, now);
       if (!extra) continue;
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
-        const { result, applied } = await this.attempt(step, obj, cause, retry, extra, log);
-        if (result && typeof result === 'object') out.results[step.id] = result;
-        if (applied) await this.recordAndPrune(obj, step.id, applied, inventory, log);
-        out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
+        const run = await this.attempt(step, obj, cause, retry, extra, log);
+        if (run.result && typeof run.result === 'object') out.results[step.id] = run.result;
+        if (run.applied) {
+          applied = true;
+          run.applied.forEach((o) => view.applied(o));
+          await this.recordAndPrune(obj, step.id, run.applied.map(entryOf), inventory, log);
+        }
+        out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(run.result) ? `: ${messageOf(run.result)}` : ''}` });
       } catch (error) {
         out.failure = { error, step };
         return out;
       }
     }
+    if (applied) {
+      try {
+        for (const id of this.orphans(inventory)) await this.deleteInventory(obj, id, inventory, log, 'PruneFailed');
+      } catch (error) {
+        out.failure = { error, step: this.deps.operator.kustomizations()[0]! };
+      }
+    }
     return out;
   }
 
-  /** The delete steps, in reverse order of registration; kustomize specs also delete what their inventory still holds. */
+  /** Inventory lists of kustomize specs the operator no longer has (removed or renamed). */
+  orphans(inventory: Inventory): string[] {
+    const registered = new Set(this.deps.operator.kustomizations().map((k) => k.id));
+    return Object.keys(inventory).filter((id) => !registered.has(id));
+  }
+
+  /**
+   * The delete steps, in reverse order of registration; kustomize specs also delete what their inventory still
+   * holds, and so do inventories of specs the operator no longer has, first.
+   */
   async remove(obj: KubeObject, body: KubeObject | undefined, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
+    try {
+      for (const id of this.orphans(inventory)) await this.deleteInventory(obj, id, inventory, log, 'DeleteFailed');
+    } catch (error) {
+      out.failure = { error, step: this.deps.operator.kustomizations()[0] ?? this.deps.operator.steps[0]! };
+      return out;
+    }
     for (const step of [...this.deps.operator.steps].reverse()) {
       if (step.kind === 'handler' && (step.cause !== 'delete' || !passesFilters(step.options, obj))) continue;
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
         let result: HandlerResult;
         if (step.kind === 'handler' || body) ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log, body));
-        if (step.kind === 'kustomize') await this.deleteInventory(obj, step.id, inventory, log);
+        if (step.kind === 'kustomize') await this.deleteInventory(obj, step.id, inventory, log, 'DeleteFailed');
         out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
       } catch (error) {
         out.failure = { error, step };
@@ -110,14 +138,14 @@ export class Steps {
     extra: Partial<HandlerContext<any>>,
     log: Logger,
     body = obj,
-  ): Promise<{ result: HandlerResult; applied?: InventoryEntry[] }> {
+  ): Promise<{ result: HandlerResult; applied?: KubeObject[] }> {
     const started = performance.now();
     const options = step.kind === 'handler' ? step.options : {};
     log.debug({ handler: step.id, cause }, 'handler started');
     let ok = false;
     try {
       const run = await runAttempt(
-        async (signal): Promise<{ result: HandlerResult; applied?: InventoryEntry[] }> => {
+        async (signal): Promise<{ result: HandlerResult; applied?: KubeObject[] }> => {
           const ctx = handlerContext({ ...this.deps.context, logger: log }, obj, cause, retry, signal, extra);
           if (step.kind === 'handler') return { result: await step.fn(ctx) };
           if (cause === 'delete') return { result: await deleteKustomization(this.deps.context, step, ctx, body as never) };
@@ -152,15 +180,15 @@ export class Steps {
     throw new StepError(`could not prune ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'PruneFailed');
   }
 
-  /** Deletes what a spec's inventory still holds; what fails to go stays in it (DeleteFailed). */
-  private async deleteInventory(obj: KubeObject, id: string, inventory: Inventory, log: Logger): Promise<void> {
+  /** Deletes what one inventory list still holds; what fails to go stays in it (`reason`: PruneFailed, DeleteFailed). */
+  private async deleteInventory(obj: KubeObject, id: string, inventory: Inventory, log: Logger, reason: string): Promise<void> {
     const left = await this.deleteEach(obj, inventory[id] ?? [], log);
     if (left.length === 0) {
       delete inventory[id];
       return;
     }
     inventory[id] = left.map((l) => l.entry);
-    throw new StepError(`could not delete ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'DeleteFailed');
+    throw new StepError(`could not delete ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, reason);
   }
 
   /** Deletes children that are this object's; returns those that failed to go. A foreign one is left alone. */

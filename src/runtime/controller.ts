@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
-import { OWNER_LABEL } from '../kustomize/labels.ts';
+import { OWNER_KIND_LABEL, ownerKindLabelValue } from '../kustomize/labels.ts';
 import type { DriftMode, Operator } from '../operator/operator.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import type { InventoryEntry } from '../reconcile/inventory.ts';
@@ -39,7 +39,7 @@ function keyOf(operator: string, obj: { namespace?: string | undefined; name: st
 const objectKey = (operator: string, obj: KubeObject) => keyOf(operator, obj.metadata);
 
 /** The owner a child belongs to: its controller ownerReference to the operator's kind (namespaced children only). */
-function ownerKey(operator: Operator<any>, child: KubeObject): string | undefined {
+export function ownerKey(operator: Operator<any>, child: KubeObject): string | undefined {
   const { group, version, kind } = operator.resource;
   const ref = (child.metadata.ownerReferences ?? []).find((r) => r.controller === true && r.kind === kind && r.apiVersion === `${group}/${version}`);
   if (!ref || !child.metadata.namespace) return undefined;
@@ -173,25 +173,32 @@ export class Controller {
       if (this.stopped || this.childWatches.has(id)) continue;
       const watchers: Watcher[] = [];
       this.childWatches.set(id, watchers);
-      void this.startChildWatch(operator, apiVersion, kind, watchers).catch((err) => {
-        // Discovery failed (the API server away): forget the attempt, the next reconcile asks again.
+      // A kind discovery does not know (yet), or discovery failing: forget the attempt, the next reconcile asks again.
+      const retry = (why: string) => {
         this.childWatches.delete(id);
-        this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind }, 'cannot watch children of this kind yet');
-      });
+        this.opts.logger.warn({ operator: operator.name, apiVersion, kind, why }, 'cannot watch children of this kind yet');
+      };
+      void this.startChildWatch(operator, apiVersion, kind, watchers).then(
+        (started) => started || retry('not served'),
+        (err) => retry((err as Error).message),
+      );
     }
   }
 
-  private async startChildWatch(operator: Operator<any>, apiVersion: string, kind: string, watchers: Watcher[]): Promise<void> {
+  /** False when the kind is not served; cluster-scoped children are not watched (they have no ownerReference). */
+  private async startChildWatch(operator: Operator<any>, apiVersion: string, kind: string, watchers: Watcher[]): Promise<boolean> {
     const ref = await this.discovery.resourceFor(apiVersion, kind);
-    if (!ref?.namespaced || this.stopped) return;
+    if (!ref) return false;
+    if (!ref.namespaced || this.stopped) return true;
+    const { group, version } = operator.resource;
     const scope = this.opts.namespaces;
     for (const ns of scope.watch.length ? scope.watch : [undefined]) {
       const watcher = new Watcher({
         api: this.opts.api,
         path: resourcePath(ref, ns),
-        // Only what kustomate rendered: the owner label is on every one of them.
-        labelSelector: OWNER_LABEL,
-        relistIntervalMs: this.opts.relistIntervalMs ?? 0,
+        // Only what kustomate rendered for this operator's kind; its own relist is the safety net, not this one's.
+        labelSelector: `${OWNER_KIND_LABEL}=${ownerKindLabelValue({ apiVersion: `${group}/${version}`, kind: operator.resource.kind })}`,
+        relistIntervalMs: 0,
         onEvent: (_type, child) => {
           const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
           if (key) this.queue.add(key);
@@ -201,6 +208,7 @@ export class Controller {
       watchers.push(watcher);
       watcher.start();
     }
+    return true;
   }
 
   /** Cancels running steps (their kubectl is killed) and writes nothing more; stop() still has to be called. */

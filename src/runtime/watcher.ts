@@ -41,6 +41,7 @@ export class Watcher {
   private readonly stopper = new AbortController();
   private current?: AbortController | undefined;
   private resourceVersion?: string | undefined;
+  /** What each object seen is, as little as tells a deletion missed while not watching (not whole objects). */
   private readonly known = new Map<string, KubeObject>();
   private failures = 0;
   private loop?: Promise<void>;
@@ -116,7 +117,7 @@ export class Watcher {
       const uid = item.metadata.uid ?? `${item.metadata.namespace}/${item.metadata.name}`;
       seen.add(uid);
       const before = this.known.get(uid);
-      this.known.set(uid, item);
+      this.known.set(uid, stub(item));
       this.opts.onEvent(before ? 'MODIFIED' : 'ADDED', item);
     }
     // Objects deleted while we were not watching: their DELETED event was never seen.
@@ -182,7 +183,13 @@ export class Watcher {
     if (ev.type === 'BOOKMARK') return;
     const uid = ev.object.metadata.uid ?? `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
     if (ev.type === 'DELETED') this.known.delete(uid);
-    else this.known.set(uid, ev.object);
+    else this.known.set(uid, stub(ev.object));
     this.opts.onEvent(ev.type, ev.object);
   }
+}
+
+/** The identity of an object, and who owns it: enough for a DELETED event found by a relist. */
+function stub(obj: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion, ownerReferences, labels } = obj.metadata;
+  return { apiVersion: obj.apiVersion, kind: obj.kind, metadata: { name, namespace, uid, resourceVersion, ownerReferences, labels } };
 }

@@ -1,7 +1,9 @@
 // What kustomate reads from a child: its managedFields (drift), and its health (kstatus rules); no cluster.
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/kube/api.ts';
+import { Operator } from '../../src/operator/operator.ts';
 import { driftOf, describeDrift, ownedBy } from '../../src/reconcile/children.ts';
+import { ownerKey } from '../../src/runtime/controller.ts';
 import { healthOf } from '../../src/reconcile/health.ts';
 import { entryOf } from '../../src/reconcile/inventory.ts';
 import { changedBy, fieldPaths, ownFieldsDigest } from '../../src/reconcile/managed-fields.ts';
@@ -39,7 +41,20 @@ describe('managedFields', () => {
     expect(describeDrift(driftOf(entryOf(applied), undefined)!)).toBe('Deployment demo/web was deleted');
   });
 
-  it('tells its own children from foreign objects by owner label and ownerReference', () => {
+  it('wakes the owner a child names in its controller ownerReference, and no other', () => {
+    const op = new Operator({ name: 'sample', resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' } });
+    const child = (ref: Record<string, unknown>) => deploy([], { metadata: { name: 'web', namespace: 'demo', ownerReferences: [ref] } });
+    expect(ownerKey(op, child({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1', controller: true }))).toBe(JSON.stringify(['sample', 'demo', 'obj', 'u1']));
+    expect(ownerKey(op, child({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1' }))).toBeUndefined();
+    expect(ownerKey(op, child({ apiVersion: 'zalando.org/v1', kind: 'Database', name: 'obj', uid: 'u1', controller: true }))).toBeUndefined();
+  });
+
+  it('tells its own children from foreign objects by owner label and ownerReference (owner-uid annotation when cluster-scoped)', () => {
+    const clusterScoped = (annotations: Record<string, string>) =>
+      ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n', labels: { 'kustomate.io/owner': 'sample.nuvolaris.org.obj' }, annotations } }) as KubeObject;
+    const who = { apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1' };
+    expect(ownedBy(clusterScoped({ 'kustomate.io/owner-uid': 'u1' }), who)).toBe(true);
+    expect(ownedBy(clusterScoped({ 'kustomate.io/owner-uid': 'u2' }), who)).toBe(false);
     const owner = { apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1' };
     const labels = { 'kustomate.io/owner': 'sample.nuvolaris.org.obj' };
     expect(ownedBy(deploy([], { metadata: { name: 'web', namespace: 'demo', labels, ownerReferences: [{ uid: 'u1' }] } }), owner)).toBe(true);
@@ -57,9 +72,12 @@ describe('health, by kstatus rules', () => {
     expect(healthOf(d({ replicas: 2 }, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2, replicas: 3 })).message).toBe('1 old replicas still running');
     const unavailable = d({ replicas: 2 }, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 0, replicas: 2, conditions: [{ type: 'Available', status: 'False', message: 'Deployment does not have minimum availability.' }] });
     expect(healthOf(unavailable)).toEqual({ healthy: false, message: '0 of 2 replicas available: Deployment does not have minimum availability.' });
-    expect(healthOf(d({ replicas: 2 }, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2, replicas: 2 })).healthy).toBe(true);
-    const stuck = d({}, { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }] });
-    expect(healthOf(stuck)).toMatchObject({ healthy: false, failed: true });
+    expect(healthOf(d({ replicas: 2 }, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 1, replicas: 2 })).message).toBe('1 of 2 replicas ready');
+    expect(healthOf(d({ replicas: 2 }, { observedGeneration: 2, updatedReplicas: 2, availableReplicas: 2, readyReplicas: 2, replicas: 2 })).healthy).toBe(true);
+    const deadline = [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }];
+    expect(healthOf(d({}, { observedGeneration: 2, conditions: deadline }))).toMatchObject({ healthy: false, failed: true });
+    // A stuck rollout just fixed: the old condition says nothing about the new generation yet.
+    expect(healthOf(d({}, { observedGeneration: 1, conditions: deadline }))).toEqual({ healthy: false, message: 'rollout not observed yet' });
   });
 
   it('wants a Pod Ready, a Job Complete (a failed one fails at once), a PVC Bound; a Service or a ConfigMap only exists', () => {

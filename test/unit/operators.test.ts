@@ -82,7 +82,13 @@ describe('adopt', () => {
     expect(child.metadata).toEqual({
       name: 's',
       namespace: 'ns',
-      labels: { keep: 'me', 'app.kubernetes.io/managed-by': 'kustomate', 'app.kubernetes.io/instance': 'db1', 'kustomate.io/owner': 'database.zalando.org.db1' },
+      labels: {
+        keep: 'me',
+        'app.kubernetes.io/managed-by': 'kustomate',
+        'app.kubernetes.io/instance': 'db1',
+        'kustomate.io/owner-kind': 'database.zalando.org',
+        'kustomate.io/owner': 'database.zalando.org.db1',
+      },
       ownerReferences: [{ uid: 'other' }, { apiVersion: 'zalando.org/v1', kind: 'Database', name: 'db1', uid: 'u-1', controller: true, blockOwnerDeletion: true }],
     });
   });

@@ -16,8 +16,10 @@ import { FakeApi } from './fake-api.ts';
 
 const thing = { group: 'x.io', version: 'v1', plural: 'things', kind: 'Thing' };
 
+const HEALTHY = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1, readyReplicas: 1 };
+
 /** A Deployment as a server-side apply by kustomate leaves it: owned, labelled, and (unless told) healthy. */
-function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record<string, unknown> = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 }): KubeObject {
+function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record<string, unknown> = HEALTHY): KubeObject {
   const apiVersion = `${owner.resource.group}/${owner.resource.version}`;
   return {
     apiVersion: 'apps/v1',
@@ -27,6 +29,7 @@ function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record
       namespace: 'ns',
       uid: `uid-${name}`,
       labels: ownerLabels({ apiVersion, kind: owner.resource.kind, name: 'a' }).owner,
+      annotations: { 'kustomate.io/owner-uid': 'u' },
       ownerReferences: [{ apiVersion, kind: owner.resource.kind, name: 'a', uid: 'u', controller: true }],
       managedFields: [{ manager: 'kustomate', operation: 'Apply', fieldsV1: { 'f:spec': { 'f:replicas': {} } } }],
     } as KubeObject['metadata'],
@@ -75,7 +78,7 @@ function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: 
   const path = resourcePath(resource, 'ns', 'a');
   api.put(path, { apiVersion: `${resource.group}/${resource.version}`, kind, metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: { n: 1 }, ...obj } as KubeObject);
   const cancel = new AbortController();
-  const reconciler = () =>
+  const reconciler = (more: Partial<ReconcilerDeps> = {}) =>
     new Reconciler({
       api,
       operator,
@@ -87,6 +90,7 @@ function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: 
       now: () => clock.now,
       signal: cancel.signal,
       ...extra,
+      ...more,
     });
   const r = reconciler();
   const current = () => api.get(path)!;
@@ -361,6 +365,19 @@ describe('reconcile: failures and retries', () => {
     }));
     expect(await w.run()).toBe(7_000);
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Waiting' });
+  });
+
+  it('backs off as for any error, keeping its reason, after a TemporaryError with no delay', async () => {
+    const w = world(op().onCreate('thing_create', () => {
+      throw new TemporaryError('the database is away', undefined, 'DatabaseUnavailable');
+    }));
+    const delays: Array<number | undefined> = [];
+    for (let i = 0; i < 3; i++) {
+      delays.push(await w.run());
+      w.clock.now += delays.at(-1) ?? 0;
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000]);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'DatabaseUnavailable' });
   });
 
   it('gives up after the retry limit with RetriesExhausted and the last error', async () => {
@@ -708,7 +725,7 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     await w.run();
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed', message: 'Deployment ns/a-demo-deploy: 0 of 1 replicas available: no nodes match' });
     const fixed = w.api.get(childPath('a-demo-deploy'))!;
-    w.api.put(childPath('a-demo-deploy'), { ...fixed, status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 } });
+    w.api.put(childPath('a-demo-deploy'), { ...fixed, status: HEALTHY });
     await w.run();
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', message: 'deployment.apps/a-demo-deploy serverside-applied' });
     expect((w.current().status as any).kustomate.progressingSince).toBeUndefined();
@@ -732,5 +749,76 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(w.api.get(childPath('a-one'))).toBeUndefined();
     expect(w.api.get(childPath('a-two'))?.metadata.uid).toBe('theirs');
     expect(w.current().metadata.finalizers).toEqual([]);
+  });
+
+  it('prunes the inventory of a kustomize spec the operator no longer has, and never checks its drift or health', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    // A spec id from an older version of the operator: its child exists, one more is already gone.
+    const old = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'a-old', fields: 'x' },
+      { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'a-gone', fields: 'x' },
+    ];
+    w.api.put(childPath('a-old'), deployment(sample, 'a-old'));
+    await w.api.request('PATCH', `${w.path}/status`, { body: { status: { inventory: { renamed: old } } }, contentType: 'application/merge-patch+json' });
+    await w.run();
+    await w.run();
+    expect(w.api.events.filter((e) => e.reason === 'Drifted')).toHaveLength(0);
+    expect(k.calls).toHaveLength(1);
+    await w.patch({ spec: { count: 2 } });
+    await w.run();
+    expect(w.api.get(childPath('a-old'))).toBeUndefined();
+    expect(Object.keys(inventoryOf(w.current()))).toEqual(['sample']);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('applies once, to record an inventory, an object handled before inventories were kept', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    await w.api.request('PATCH', `${w.path}/status`, { body: { status: { inventory: null } }, contentType: 'application/merge-patch+json' });
+    await w.run();
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+    expect(inventoryOf(w.current()).sample).toHaveLength(1);
+  });
+
+  it('turns a Drifted condition left from warn mode False once drift is corrected', async () => {
+    const k = fakeKubectl();
+    const warn = world(sample, { spec: { count: 1 } }, k, { drift: 'warn' });
+    await warn.run();
+    await warn.api.request('DELETE', childPath('a-demo-deploy'));
+    await warn.run();
+    expect(cond(warn.current(), 'Drifted')).toMatchObject({ status: 'True' });
+    await warn.run(warn.reconciler({ drift: 'correct' }));
+    expect(cond(warn.current(), 'Drifted')).toMatchObject({ status: 'False', reason: 'Corrected' });
+    expect(warn.api.get(childPath('a-demo-deploy'))).toBeDefined();
+  });
+
+  it('does not take a Job that is gone for drift: a Job is one run, and may be removed once finished', async () => {
+    const job = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'a-once', namespace: 'ns', uid: 'j' }, status: { conditions: [{ type: 'Complete', status: 'True' }] } } as KubeObject;
+    const k = fakeKubectl([], undefined, () => [job]);
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    expect(inventoryOf(w.current()).sample.map((e: any) => e.kind)).toEqual(['Job']);
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+    expect(w.api.events.filter((e) => e.reason === 'Drifted')).toHaveLength(0);
+  });
+
+  it('names, after a repair, only the fields it took back and who had them, not every other manager', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    const live = w.api.get(childPath('a-demo-deploy'))!;
+    (live.metadata as any).managedFields = [
+      { manager: 'kustomate', operation: 'Apply', fieldsV1: {} },
+      { manager: 'kubectl', operation: 'Update', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+      { manager: 'kubectl-annotate', operation: 'Update', fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:note': {} } } } },
+    ];
+    w.api.put(childPath('a-demo-deploy'), live);
+    await w.run();
+    expect(w.api.events.filter((e) => e.reason === 'Drifted').map((e) => e.message)).toEqual(['Deployment ns/a-demo-deploy: spec.replicas changed by kubectl (scale); re-applied']);
   });
 });
