@@ -38,10 +38,19 @@ else say('no PostgreSQL, so no DatabaseTable operator: run npm run postgres:up (
 say(`starting the operator: kustomate run ${names.join(' ')}`.trimEnd());
 const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run', ...names], {
   env: { ...env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
-  stdout: 'inherit',
+  stdout: 'pipe',
   stderr: 'inherit',
   reject: false,
 });
+// Its output goes on to ours; the line that says it started tells --once when stopping it is safe.
+let heard = '';
+const started = new Promise<void>((resolve) =>
+  operator.stdout?.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    if (!heard.includes('operator started')) heard = (heard + chunk.toString()).slice(-4096);
+    if (heard.includes('operator started')) resolve();
+  }),
+);
 // Kept installed (not once): execa's exit hook would otherwise re-raise the signal and end us at once.
 const stop = () => operator.kill('SIGTERM');
 process.on('SIGINT', stop);
@@ -54,7 +63,8 @@ say(waited.exitCode === 0 ? 'the Sample is Ready:' : `the Sample is not Ready ye
 await kubectl(['-n', 'demo', 'get', 'sample,deployments,pods']);
 say(`the operator keeps running; in another terminal: export KUBECONFIG=${kubeconfig}; kubectl -n demo get sam`);
 
-if (once) stop();
+// --once (for tests): stop, but only once the operator has started; the Sample may have been Ready before it did.
+if (once) await Promise.race([started, operator]).then(stop);
 const result = await operator;
 process.off('SIGINT', stop);
 process.off('SIGTERM', stop);

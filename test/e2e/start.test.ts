@@ -28,4 +28,16 @@ describe('npm start', () => {
     expect(readyCondition(sam).status).toBe('True');
     expect((await k(['get', 'crd', 'databases.zalando.org', 'gordons.operator.prgcont.cz', '-o', 'name'])).stdout.split('\n')).toHaveLength(2);
   });
+
+  it('runs again over the Sample already Ready, and still stops cleanly (--once waits for the operator to start)', async () => {
+    const r = await execa(process.execPath, ['scripts/start.ts', '--once'], {
+      env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0' },
+      all: true,
+      reject: false,
+      timeout: 300_000,
+    });
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('"msg":"operator started"');
+    expect(r.all).toContain('"msg":"stopped"');
+  });
 });

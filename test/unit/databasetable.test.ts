@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { parse } from 'yaml';
 import { ApiError } from '../../src/kube/api.ts';
 import type { HandlerContext } from '../../src/operator/operator.ts';
-import { describeUrl, retryDelay, setDefaultDatabaseUrl, unreachable } from '../../src/operators/databasetable/connection.ts';
+import { describeUrl, setDefaultDatabaseUrl, unreachable } from '../../src/operators/databasetable/connection.ts';
 import { databasetable } from '../../src/operators/databasetable/index.ts';
 import { refusals } from '../../src/operators/databasetable/plan.ts';
 import { readSpec, tableOf } from '../../src/operators/databasetable/spec.ts';
@@ -139,14 +139,6 @@ describe('DatabaseTable connection', () => {
     for (const code of ['ECONNREFUSED', '57P01', '08006', '28P01', '3D000']) expect(unreachable(Object.assign(new Error('x'), { code })), code).toBe(true);
     expect(unreachable(new Error('Connection terminated unexpectedly'))).toBe(true);
     for (const code of ['23505', '55P03', '42P07']) expect(unreachable(Object.assign(new Error('x'), { code })), code).toBe(false);
-  });
-
-  it('waits as long as Ready has been False, between 1 s and a minute', () => {
-    const body = (status: string, ago: number) => ({ status: { conditions: [{ type: 'Ready', status, lastTransitionTime: new Date(1_000_000 - ago).toISOString() }] } });
-    expect(retryDelay({}, 1_000_000)).toBe(1_000);
-    expect(retryDelay(body('True', 50_000), 1_000_000)).toBe(1_000);
-    expect(retryDelay(body('False', 4_000), 1_000_000)).toBe(4_000);
-    expect(retryDelay(body('False', 600_000), 1_000_000)).toBe(60_000);
   });
 });
 

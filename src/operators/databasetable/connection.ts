@@ -20,19 +20,6 @@ export function hasDefaultDatabaseUrl(): boolean {
   return defaultUrl !== undefined;
 }
 
-/** The longest wait between two tries while the database stays out of reach. */
-const MAX_RETRY_MS = 60_000;
-
-/**
- * How long to wait before trying again: as long as Ready has been False (at least 1 s, at most a minute), so the
- * waits double while the database stays away, without a counter of our own.
- */
-export function retryDelay(body: { status?: Record<string, unknown> }, now = Date.now()): number {
-  const ready = (body.status?.conditions as Array<{ type?: string; status?: string; lastTransitionTime?: string }> | undefined)?.find((c) => c.type === 'Ready');
-  const since = ready?.status === 'False' ? now - Date.parse(ready.lastTransitionTime ?? '') : 0;
-  return Math.min(MAX_RETRY_MS, Math.max(1_000, Number.isFinite(since) ? since : 0));
-}
-
 /** A database URL checked without echoing it: the host, port and database name, never the user or password. */
 export function describeUrl(url: string, source: string): string | Error {
   let parsed: URL;
@@ -51,11 +38,11 @@ async function secretValue(ctx: HandlerContext<unknown>, ref: { name: string; ke
   try {
     secret = await ctx.api.request('GET', path, { signal: ctx.signal });
   } catch (err) {
-    if (err instanceof ApiError && err.status === 404) throw new TemporaryError(`Secret ${ref.name} not found`, retryDelay(ctx.body), 'SecretNotFound');
+    if (err instanceof ApiError && err.status === 404) throw new TemporaryError(`Secret ${ref.name} not found`, undefined, 'SecretNotFound');
     throw err;
   }
   const value = secret.data?.[ref.key];
-  if (value === undefined) throw new TemporaryError(`Secret ${ref.name} has no key ${ref.key}`, retryDelay(ctx.body), 'SecretNotFound');
+  if (value === undefined) throw new TemporaryError(`Secret ${ref.name} has no key ${ref.key}`, undefined, 'SecretNotFound');
   return Buffer.from(value, 'base64').toString('utf8').trim();
 }
 
@@ -64,10 +51,10 @@ async function locate(ctx: HandlerContext<unknown>, table: Table): Promise<{ url
   const source = table.secretRef ? `key ${table.secretRef.key} of Secret ${table.secretRef.name}` : 'the operator\'s --database-url';
   const url = table.secretRef ? await secretValue(ctx, table.secretRef) : defaultUrl;
   if (url === undefined) {
-    throw new TemporaryError('no database: set spec.connectionSecretRef, or start the operator with --database-url (or DATABASE_URL)', MAX_RETRY_MS, 'NoDatabase');
+    throw new TemporaryError('no database: set spec.connectionSecretRef, or start the operator with --database-url (or DATABASE_URL)', undefined, 'NoDatabase');
   }
   const where = describeUrl(url, source);
-  if (where instanceof Error) throw new TemporaryError(where.message, retryDelay(ctx.body), 'InvalidConnection');
+  if (where instanceof Error) throw new TemporaryError(where.message, undefined, 'InvalidConnection');
   return { url, where };
 }
 
@@ -105,7 +92,7 @@ export async function withDatabase<T>(ctx: HandlerContext<unknown>, table: Table
   } catch (err) {
     if (ctx.signal.aborted || err instanceof PermanentError || err instanceof TemporaryError) throw err;
     const { message, detail } = err as { message?: string; detail?: string };
-    if (unreachable(err)) throw new TemporaryError(`cannot reach PostgreSQL at ${where}: ${message}`, retryDelay(ctx.body), 'DatabaseUnavailable');
+    if (unreachable(err)) throw new TemporaryError(`cannot reach PostgreSQL at ${where}: ${message}`, undefined, 'DatabaseUnavailable');
     throw new Error(`PostgreSQL at ${where}: ${message}${detail ? ` (${detail})` : ''}`);
   } finally {
     ctx.signal.removeEventListener('abort', close);
