@@ -6,17 +6,21 @@ import { cleanNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition } from 
 // The Sample keeps a finalizer once start's operator is gone: cleanNamespace runs one while demo goes.
 const cleanDemo = () => cleanNamespace('demo');
 
+/** `npm start --once` on the test cluster. */
+const start = () =>
+  execa(process.execPath, ['scripts/start.ts', '--once'], {
+    env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0' },
+    all: true,
+    reject: false,
+    timeout: 300_000,
+  });
+
 describe('npm start', () => {
   afterAll(cleanDemo);
 
   it('installs the CRDs, runs the operator, applies the lab Sample and shows it Ready (--once stops after)', async () => {
     await cleanDemo();
-    const r = await execa(process.execPath, ['scripts/start.ts', '--once'], {
-      env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0' },
-      all: true,
-      reject: false,
-      timeout: 300_000,
-    });
+    const r = await start();
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain(`[start] using the cluster configured in ${kubeconfig()}`);
     expect(r.all).toContain('[start] the Sample is Ready:');
@@ -30,12 +34,7 @@ describe('npm start', () => {
   });
 
   it('runs again over the Sample already Ready, and still stops cleanly (--once waits for the operator to start)', async () => {
-    const r = await execa(process.execPath, ['scripts/start.ts', '--once'], {
-      env: { KUBECONFIG: kubeconfig(), KUSTOMATE_KUBECTL: KUBECTL, KUSTOMATE_HEALTH_PORT: '0' },
-      all: true,
-      reject: false,
-      timeout: 300_000,
-    });
+    const r = await start();
     expect(r.exitCode, r.all).toBe(0);
     expect(r.all).toContain('"msg":"operator started"');
     expect(r.all).toContain('"msg":"stopped"');
