@@ -134,6 +134,9 @@ export async function clusterUp(log: Log = console.log, nodes = NODE_COUNT): Pro
     '--kube-authorization=true',
     '--disable-qps-limits',
     '--extra-args', 'kube-apiserver=advertise-address=127.0.0.1',
+    // As OpenShift and other hardened clusters do: setting an ownerReference with blockOwnerDeletion needs update
+    // on the owner's finalizers, which the install RBAC must therefore grant.
+    '--extra-args', 'kube-apiserver=enable-admission-plugins=OwnerReferencesPermissionEnforcement',
     // One scheduler and one controller-manager: no leader election, so after a restart they work at once
     // instead of waiting out their predecessor's lease.
     '--extra-args', 'kube-scheduler=leader-elect=false',

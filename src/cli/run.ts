@@ -1,5 +1,6 @@
 // Why: `kustomate run`: turn flags into StartOptions, start the operators, stop cleanly on SIGTERM/SIGINT.
 import fs from 'node:fs';
+import { setAllowedImages } from '../operators/database/index.ts';
 import { databasetable, hasDefaultDatabaseUrl, setDefaultDatabaseUrl } from '../operators/databasetable/index.ts';
 import { pickOperators } from '../operators/index.ts';
 import type { DriftMode } from '../operator/operator.ts';
@@ -29,6 +30,7 @@ export interface RunFlags {
   drift?: DriftMode;
   healthTimeout?: number;
   databaseUrl?: string;
+  allowedImages?: string;
 }
 
 export class UsageError extends Error {
@@ -44,6 +46,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
   try {
     namespaceScope(namespaces);
     setDefaultDatabaseUrl(flags.databaseUrl);
+    setAllowedImages(flags.allowedImages?.split(',').map((e) => e.trim()).filter(Boolean));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -1,5 +1,6 @@
 // Why: the one module that spawns kubectl; argument arrays only, a timeout always, a typed result.
 import { execa } from 'execa';
+import { scrub } from './scrub.ts';
 
 export interface KubectlResult {
   /** The command as run, for logs and status: ['kubectl', 'apply', '-k', DIR]. */
@@ -54,7 +55,8 @@ export function createKubectlRunner(config: RunnerConfig): KubectlRunner {
       // A missing binary or a killed process has no exit code; report it as a failure, never as 0.
       exitCode: typeof proc.exitCode === 'number' ? proc.exitCode : -1,
       stdout: String(proc.stdout ?? ''),
-      stderr: String(proc.stderr ?? '') || (proc.failed && proc.exitCode === undefined ? (proc.message ?? '') : ''),
+      // Errors can print what was sent, Secrets included: never keep that.
+      stderr: scrub(String(proc.stderr ?? '') || (proc.failed && proc.exitCode === undefined ? (proc.message ?? '') : '')),
       durationMs: Math.round(performance.now() - started),
       timedOut: proc.timedOut === true,
     };
@@ -70,7 +72,7 @@ export class KubectlError extends Error {
   readonly result: KubectlResult;
   readonly reason: string;
   constructor(reason: string, result: KubectlResult) {
-    super(`${result.command.slice(1).join(' ')} exited ${result.exitCode}: ${result.stderr || result.stdout}`.trim());
+    super(scrub(`${result.command.slice(1).join(' ')} exited ${result.exitCode}: ${result.stderr || result.stdout}`.trim()));
     this.result = result;
     this.reason = reason;
   }

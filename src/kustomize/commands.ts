@@ -1,4 +1,5 @@
 // Why: the kustomize path shared by the reconciler and the CLI: build a work dir for a spec, run kubectl on it, clean up.
+import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../kube/api.ts';
 import { KubectlError, type KubectlResult, type KubectlRunner } from '../kubectl/runner.ts';
 import { BuildError, createWorkdir, type KustomizeSpec, type Owner, type Workdir } from './workdir.ts';
@@ -26,27 +27,40 @@ async function build(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, into?
   }
 }
 
-async function inWorkdir(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, args: (dir: string) => string[], reason: string): Promise<KubectlResult> {
+/** Runs `fn` on a fresh work dir for the spec, and removes the folder after (unless kept). */
+export async function withWorkdir<T>(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, fn: (dir: string) => Promise<T>): Promise<T> {
   const workdir = await build(env, spec, owner);
   try {
-    const result = await env.kubectl(args(workdir.dir), { signal: env.signal });
-    if (result.exitCode !== 0) throw new KubectlError(reason, result);
-    return result;
+    return await fn(workdir.dir);
   } finally {
     await workdir.cleanup();
   }
 }
 
+async function run(env: KustomizeEnv, args: string[], reason: string): Promise<KubectlResult> {
+  const result = await env.kubectl(args, { signal: env.signal });
+  if (result.exitCode !== 0) throw new KubectlError(reason, result);
+  return result;
+}
+
+/** `kubectl kustomize DIR`: the objects an apply of the work dir would send. Throws KubectlError(BuildFailed). */
+export async function renderIn(env: KustomizeEnv, dir: string): Promise<KubeObject[]> {
+  const result = await run(env, ['kustomize', dir], 'BuildFailed');
+  return parseAllDocuments(result.stdout)
+    .map((d) => d.toJS() as KubeObject | null)
+    .filter((o): o is KubeObject => !!o && typeof o === 'object' && typeof o.kind === 'string');
+}
+
 /**
- * `kubectl apply -k DIR --server-side`: creates or updates everything the spec renders, as the field manager
+ * `kubectl apply -k DIR --server-side`: creates or updates everything the work dir renders, as the field manager
  * `kustomate`, taking back any field someone else changed since (--force-conflicts), as Flux does
  * (https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts). The objects come back with their
  * managedFields, so the caller knows what exists now and which fields are kustomate's, without another kubectl run.
- * Throws BuildError when the work dir cannot be built, KubectlError(ApplyFailed) on a non-zero exit.
+ * Throws KubectlError(ApplyFailed) on a non-zero exit.
  */
-export async function applySpec(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner): Promise<ApplyOutput> {
-  const args = (dir: string) => ['apply', '-k', dir, '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '--show-managed-fields'];
-  const result = await inWorkdir(env, spec, owner, args, 'ApplyFailed');
+export async function applyIn(env: KustomizeEnv, dir: string): Promise<ApplyOutput> {
+  const args = ['apply', '-k', dir, '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '--show-managed-fields'];
+  const result = await run(env, args, 'ApplyFailed');
   const objects = parseObjects(result.stdout);
   return { ...result, stdout: objects.map(appliedLine).join('\n'), objects };
 }
@@ -62,11 +76,6 @@ function parseObjects(stdout: string): KubeObject[] {
 function appliedLine(obj: KubeObject): string {
   const group = obj.apiVersion.includes('/') ? `.${obj.apiVersion.split('/')[0]}` : '';
   return `${obj.kind.toLowerCase()}${group}/${obj.metadata.name} serverside-applied`;
-}
-
-/** `kubectl delete -k DIR --ignore-not-found`: waits until the objects are gone; deleting twice is not an error. */
-export function deleteSpec(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner): Promise<KubectlResult> {
-  return inWorkdir(env, spec, owner, (dir) => ['delete', '-k', dir, '--ignore-not-found'], 'DeleteFailed');
 }
 
 /** Writes the work dir (kept, `into` a folder or a new temporary one) and runs `kubectl kustomize DIR` on it. */

@@ -46,10 +46,14 @@ export interface HandlerContext<Spec = Record<string, unknown>> {
   api: Api;
   /** Marks an object the handler creates itself as this resource's: ownerReference, namespace and labels. */
   adopt<T extends { metadata?: Record<string, unknown> }>(child: T): T;
-  /** Renders a work dir for `spec` and applies or deletes it; a non-zero exit throws KubectlError. */
+  /**
+   * Renders a work dir for `spec`: `apply` applies it (server-side) once every rendered object that already exists
+   * is this resource's (else StepError NotOwned, nothing touched); `delete` deletes the rendered objects that are
+   * this resource's, and returns which. A failing kubectl run throws KubectlError.
+   */
   kustomize: {
     apply(spec: KustomizeSpec): Promise<ApplyOutput>;
-    delete(spec: KustomizeSpec): Promise<KubectlResult>;
+    delete(spec: KustomizeSpec): Promise<string[]>;
   };
   /** Aborted on shutdown, on a lost lease, and when the attempt's `timeoutMs` is up. */
   signal: AbortSignal;

@@ -1,5 +1,6 @@
 // Why: Ready, Reconciling and Stalled as kstatus and Flux use them, computed from one verdict per reconcile
 // (https://github.com/kubernetes-sigs/cli-utils/blob/master/pkg/kstatus/README.md).
+import { scrub } from '../kubectl/scrub.ts';
 
 export interface Condition {
   type: string;
@@ -56,7 +57,7 @@ export function mergeConditions(existing: Condition[], updates: Condition[], now
     const prev = i >= 0 ? out[i] : undefined;
     const next: Condition = {
       ...u,
-      message: truncate(u.message),
+      message: truncate(scrub(u.message)),
       lastTransitionTime: prev && prev.status === u.status && prev.lastTransitionTime ? prev.lastTransitionTime : now,
       ...(generation !== undefined ? { observedGeneration: generation } : {}),
     };

@@ -1,6 +1,7 @@
 // Why: handler outcomes become Kubernetes Events on the object, visible in `kubectl describe`.
 import os from 'node:os';
 import type { Api, KubeObject } from '../kube/api.ts';
+import { scrub } from '../kubectl/scrub.ts';
 import { truncate } from './conditions.ts';
 
 export interface EventInfo {
@@ -35,7 +36,7 @@ export function createEventRecorder(api: Api, onError: (err: unknown) => void, c
           type: info.type,
           reason: info.reason,
           // Event messages are limited to 1 KiB by API validation.
-          message: truncate(info.message, 1024),
+          message: truncate(scrub(info.message), 1024),
           source: { component },
           reportingComponent: component,
           reportingInstance: instance,

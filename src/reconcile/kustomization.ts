@@ -1,12 +1,13 @@
-// Why: one kustomize spec through the named steps: build (the spec and its work dir), apply, then record, prune
-// and health, which look at the children the apply left.
+// Why: one kustomize spec through the named steps: build (the spec and its work dir), own (nothing rendered may
+// belong to someone else), apply; and deleting what a spec renders, only where it is this object's.
 import type { KubeObject } from '../kube/api.ts';
-import { applySpec, deleteSpec } from '../kustomize/commands.ts';
-import type { KustomizeSpec } from '../kustomize/workdir.ts';
-import { PermanentError, isPermanent } from '../operator/errors.ts';
+import { applyIn, renderIn, withWorkdir, type ApplyOutput, type KustomizeEnv } from '../kustomize/commands.ts';
+import type { KubectlRunner } from '../kubectl/runner.ts';
+import type { KustomizeSpec, Owner } from '../kustomize/workdir.ts';
+import { PermanentError, TemporaryError, isPermanent } from '../operator/errors.ts';
 import type { HandlerContext, HandlerResult, RegisteredKustomization } from '../operator/operator.ts';
-import { ownerOf, type ContextDeps } from './context.ts';
-
+import { deleteChild, loadChild, ownedBy, type ChildOwner, type ChildrenDeps } from './children.ts';
+import { describeEntry, type InventoryEntry } from './inventory.ts';
 
 /** build: the operator's spec for this object. A builder that throws a plain error is a bad object, not a retry. */
 export function buildSpec(step: RegisteredKustomization, body: HandlerContext['body']): KustomizeSpec {
@@ -18,18 +19,75 @@ export function buildSpec(step: RegisteredKustomization, body: HandlerContext['b
   }
 }
 
-/** build → apply for one spec: the result stored at status.<id>, and the objects as applied (for record and prune). */
-export async function applyKustomization(deps: ContextDeps, step: RegisteredKustomization, ctx: HandlerContext<any>): Promise<{ result: HandlerResult; applied: KubeObject[] }> {
-  const spec = buildSpec(step, ctx.body);
-  await step.hooks.beforeApply?.(ctx);
-  const output = await applySpec({ kubectl: deps.kubectl, basesDir: deps.basesDir, keepWorkdirs: deps.keepWorkdirs, signal: ctx.signal }, spec, ownerOf(ctx.body));
-  const result = step.hooks.result ? await step.hooks.result(ctx, output) : { message: output.stdout };
-  return { result, applied: output.objects };
+/** What applying and deleting a spec needs. */
+export interface KustomizeDeps {
+  kubectl: KubectlRunner;
+  basesDir: string;
+  keepWorkdirs: boolean;
+  children: ChildrenDeps;
 }
 
-/** `kubectl delete -k` on the spec built from `body`. */
-export async function deleteKustomization(deps: ContextDeps, step: RegisteredKustomization, ctx: HandlerContext<any>, body: HandlerContext['body']): Promise<HandlerResult> {
-  const spec = buildSpec(step, body);
-  const output = await deleteSpec({ kubectl: deps.kubectl, basesDir: deps.basesDir, keepWorkdirs: deps.keepWorkdirs, signal: ctx.signal }, spec, ownerOf(ctx.body));
-  return { message: output.stdout };
+/** The custom resource as the owner of what its work dirs render. */
+export function ownerOf(obj: KubeObject): Owner {
+  return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? 'default', uid: obj.metadata.uid };
+}
+
+const identity = (o: KubeObject): InventoryEntry => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+
+export const childOwner = (obj: KubeObject): ChildOwner => ({ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '' });
+
+/** How long an object that would touch someone else's waits before it looks again (the other may go away). */
+export const NOT_OWNED_RETRY_MS = 5 * 60_000;
+
+/**
+ * own: every rendered object that already exists must be this owner's (owner label and reference); one that is
+ * someone else's stops the apply before it touches anything (NotOwned), stays untouched, and is looked at again
+ * only every few minutes: no busy loop of renders.
+ */
+async function ensureOwned(children: ChildrenDeps, rendered: KubeObject[], owner: ChildOwner): Promise<void> {
+  const foreign: string[] = [];
+  for (const obj of rendered) {
+    const live = await loadChild(children, identity(obj));
+    if (live && !ownedBy(live, owner)) foreign.push(describeEntry(identity(obj)));
+  }
+  if (foreign.length) {
+    const one = foreign.length === 1;
+    throw new TemporaryError(`${foreign.join(', ')} already exist${one ? 's' : ''} and ${one ? 'is' : 'are'} not this ${owner.kind}'s; left untouched`, NOT_OWNED_RETRY_MS, 'NotOwned');
+  }
+}
+
+function envOf(deps: KustomizeDeps, signal: AbortSignal): KustomizeEnv {
+  return { kubectl: deps.kubectl, basesDir: deps.basesDir, keepWorkdirs: deps.keepWorkdirs, signal };
+}
+
+/**
+ * build → own → apply, on one work dir: what is applied is exactly what was checked. `before` runs between own and
+ * apply, so nothing at all happens for an object that would touch someone else's.
+ */
+export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: KubeObject, signal: AbortSignal, before?: () => Promise<void>): Promise<ApplyOutput> {
+  const env = envOf(deps, signal);
+  return withWorkdir(env, spec, ownerOf(body), async (dir) => {
+    await ensureOwned({ ...deps.children, signal }, await renderIn(env, dir), childOwner(body));
+    await before?.();
+    return applyIn(env, dir);
+  });
+}
+
+/** Deletes what the spec renders, only objects that are this owner's; returns what was deleted. */
+export async function guardedDelete(deps: KustomizeDeps, spec: KustomizeSpec, body: KubeObject, signal: AbortSignal): Promise<string[]> {
+  const env = envOf(deps, signal);
+  const rendered = await withWorkdir(env, spec, ownerOf(body), (dir) => renderIn(env, dir));
+  const deleted: string[] = [];
+  for (const obj of rendered) {
+    if ((await deleteChild({ ...deps.children, signal }, identity(obj), childOwner(body))) === 'deleted') deleted.push(describeEntry(identity(obj)));
+  }
+  return deleted;
+}
+
+/** build → own → apply for one spec: the result stored at status.<id>, and the objects as applied (for record and prune). */
+export async function applyKustomization(deps: KustomizeDeps, step: RegisteredKustomization, ctx: HandlerContext<any>): Promise<{ result: HandlerResult; applied: KubeObject[] }> {
+  const spec = buildSpec(step, ctx.body);
+  const output = await guardedApply(deps, spec, ctx.body, ctx.signal, step.hooks.beforeApply && (() => step.hooks.beforeApply!(ctx)));
+  const result = step.hooks.result ? await step.hooks.result(ctx, output) : { message: output.stdout };
+  return { result, applied: output.objects };
 }

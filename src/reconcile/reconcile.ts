@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
+import { scrub } from '../kubectl/scrub.ts';
 import { PermanentError, isPermanent, isTemporary, reasonOf } from '../operator/errors.ts';
 import type { Cause, DriftMode, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
@@ -89,6 +90,7 @@ export class Reconciler {
       basesDir: deps.operator.basesDir ?? deps.basesDir,
       keepWorkdirs: this.deps.keepWorkdirs,
       logger: deps.logger,
+      children: this.childrenDeps,
     };
     this.steps = new Steps({
       operator: deps.operator,
@@ -326,7 +328,7 @@ export class Reconciler {
       error = new PermanentError(`gave up after ${limit} retries: ${error instanceof Error ? error.message : String(error)}`, 'RetriesExhausted');
     }
     const reason = reasonOf(error);
-    const text = error instanceof Error ? error.message : String(error);
+    const text = scrub(error instanceof Error ? error.message : String(error));
     const message = step && !text.startsWith(`${step.id}:`) ? `${step.id}: ${text}` : text;
     let delay: number | undefined;
     if (isPermanent(error)) state.permanent = true;
@@ -383,23 +385,13 @@ export class Reconciler {
     if (wait.wait === 'never') return undefined;
     if (typeof wait.wait === 'number') return wait.wait;
     const inventory = readInventory(obj);
-    const out = await this.steps.remove(obj, this.deletable(obj), failuresOf(progress, token), inventory, this.log(obj));
+    const out = await this.steps.remove(obj, failuresOf(progress, token), inventory, this.log(obj));
     if (out.failure) return this.fail(obj, token, 'delete', progress, out, out.failure.error, out.failure.step, inventory);
     if (this.cancelled) return undefined;
     for (const event of out.events) await this.deps.events(obj, event, this.deps.signal);
     await removeFinalizer(this.deps.api, this.operator.resource, obj, this.deps.signal);
     this.log(obj).info({ cause: 'delete' }, 'delete succeeded, finalizer removed');
     return this.forget(obj.metadata.uid ?? '');
-  }
-
-  /**
-   * The object whose spec kustomize deletes render: the current one when it is valid, else one with the last-handled
-   * spec (what was applied), else none (then only the inventory is deleted).
-   */
-  private deletable(obj: KubeObject): KubeObject | undefined {
-    if (this.validate(obj).length === 0) return obj;
-    const spec = lastHandled(obj)?.essence?.spec;
-    return spec === undefined ? undefined : { ...obj, spec };
   }
 
   private log(obj: KubeObject): Logger {

@@ -1,5 +1,6 @@
 // Why: the one place that writes status. A reconcile computes one Report; this turns it into one /status patch.
 import { ApiError, patchContentType, resourcePath, type Api, type KubeObject, type ResourceRef } from '../kube/api.ts';
+import { scrub } from '../kubectl/scrub.ts';
 import { conditionsFor, mergeConditions, truncate, type Condition, type Verdict } from './conditions.ts';
 import type { EventInfo } from './events.ts';
 import type { Inventory } from './inventory.ts';
@@ -28,8 +29,9 @@ export interface Report {
   events: EventInfo[];
 }
 
+/** Every string cut to size and scrubbed of Secret values (a result may quote kubectl's output). */
 function truncateDeep(value: unknown): unknown {
-  if (typeof value === 'string') return truncate(value);
+  if (typeof value === 'string') return truncate(scrub(value));
   if (Array.isArray(value)) return value.map(truncateDeep);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, truncateDeep(v)]));
   return value;

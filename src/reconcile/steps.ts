@@ -2,14 +2,14 @@
 // apply the record (inventory) and prune steps; on deletion, the delete steps and what the inventory still holds.
 import type { Logger } from 'pino';
 import type { KubeObject } from '../kube/api.ts';
-import { StepError } from '../operator/errors.ts';
+import { StepError, TemporaryError } from '../operator/errors.ts';
 import type { Cause, Essence, HandlerContext, HandlerResult, Operator, Step } from '../operator/operator.ts';
-import { deleteChild, type ChildOwner, type ChildrenDeps, type ChildView } from './children.ts';
+import { deleteChild, loadChild, type ChildOwner, type ChildrenDeps, type ChildView } from './children.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
 import type { EventInfo } from './events.ts';
 import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
 import { describeEntry, entryOf, stale, type Inventory, type InventoryEntry } from './inventory.ts';
-import { applyKustomization, deleteKustomization } from './kustomization.ts';
+import { applyKustomization } from './kustomization.ts';
 
 /** What the steps of one reconcile did, before it is reported. */
 export interface StepsOutcome {
@@ -93,13 +93,14 @@ export class Steps {
   }
 
   /**
-   * The delete steps, in reverse order of registration; kustomize specs also delete what their inventory still
-   * holds, and so do inventories of specs the operator no longer has, first.
+   * The delete steps, in reverse order of registration: a kustomize spec deletes what its inventory holds, only
+   * this object's children, and waits until they are gone; inventories of specs the operator no longer has first.
+   * (`kubectl delete -k` would delete every rendered object, someone else's included: it ignores a label selector.)
    */
-  async remove(obj: KubeObject, body: KubeObject | undefined, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
+  async remove(obj: KubeObject, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
     try {
-      for (const id of this.orphans(inventory)) await this.deleteInventory(obj, id, inventory, log, 'DeleteFailed');
+      for (const id of this.orphans(inventory)) await this.deleteInventory(obj, id, inventory, log, 'DeleteFailed', true);
     } catch (error) {
       out.failure = { error, step: this.deps.operator.kustomizations()[0] ?? this.deps.operator.steps[0]! };
       return out;
@@ -109,8 +110,8 @@ export class Steps {
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
         let result: HandlerResult;
-        if (step.kind === 'handler' || body) ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log, body));
-        if (step.kind === 'kustomize') await this.deleteInventory(obj, step.id, inventory, log, 'DeleteFailed');
+        if (step.kind === 'handler') ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log));
+        else result = { message: (await this.deleteInventory(obj, step.id, inventory, log, 'DeleteFailed', true)).map((d) => `${d} deleted`).join('\n') };
         out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
       } catch (error) {
         out.failure = { error, step };
@@ -137,7 +138,6 @@ export class Steps {
     retry: number,
     extra: Partial<HandlerContext<any>>,
     log: Logger,
-    body = obj,
   ): Promise<{ result: HandlerResult; applied?: KubeObject[] }> {
     const started = performance.now();
     const options = step.kind === 'handler' ? step.options : {};
@@ -148,7 +148,6 @@ export class Steps {
         async (signal): Promise<{ result: HandlerResult; applied?: KubeObject[] }> => {
           const ctx = handlerContext({ ...this.deps.context, logger: log }, obj, cause, retry, signal, extra);
           if (step.kind === 'handler') return { result: await step.fn(ctx) };
-          if (cause === 'delete') return { result: await deleteKustomization(this.deps.context, step, ctx, body as never) };
           return applyKustomization(this.deps.context, step, ctx);
         },
         {
@@ -174,35 +173,42 @@ export class Steps {
     const before = inventory[id] ?? [];
     inventory[id] = applied;
     this.deps.onChildren?.(applied);
-    const left = await this.deleteEach(obj, stale(before, applied), log);
+    const { left } = await this.deleteEach(obj, stale(before, applied), log);
     if (left.length === 0) return;
     inventory[id] = [...applied, ...left.map((l) => l.entry)];
     throw new StepError(`could not prune ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'PruneFailed');
   }
 
-  /** Deletes what one inventory list still holds; what fails to go stays in it (`reason`: PruneFailed, DeleteFailed). */
-  private async deleteInventory(obj: KubeObject, id: string, inventory: Inventory, log: Logger, reason: string): Promise<void> {
-    const left = await this.deleteEach(obj, inventory[id] ?? [], log);
-    if (left.length === 0) {
-      delete inventory[id];
-      return;
-    }
-    inventory[id] = left.map((l) => l.entry);
-    throw new StepError(`could not delete ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, reason);
+  /**
+   * Deletes what one inventory list holds; what fails to go stays in it (`reason`: PruneFailed, DeleteFailed).
+   * With `untilGone`, a child still there after its delete (a finalizer of its own) stays too, and the step waits
+   * for it (Deleting): its watch, or the backoff, brings the reconcile back. Returns what it deleted.
+   */
+  private async deleteInventory(obj: KubeObject, id: string, inventory: Inventory, log: Logger, reason: string, untilGone = false): Promise<string[]> {
+    const { left, deleted } = await this.deleteEach(obj, inventory[id] ?? [], log);
+    const lingering: InventoryEntry[] = [];
+    if (untilGone) for (const e of deleted) if (await loadChild(this.deps.children, e)) lingering.push(e);
+    const keep = [...left.map((l) => l.entry), ...lingering];
+    if (keep.length === 0) delete inventory[id];
+    else inventory[id] = keep;
+    if (left.length) throw new StepError(`could not delete ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, reason);
+    if (lingering.length) throw new TemporaryError(`waiting for ${lingering.map(describeEntry).join(', ')} to go`, undefined, 'Deleting');
+    return deleted.map(describeEntry);
   }
 
-  /** Deletes children that are this object's; returns those that failed to go. A foreign one is left alone. */
-  private async deleteEach(obj: KubeObject, entries: InventoryEntry[], log: Logger): Promise<Array<{ entry: InventoryEntry; error: string }>> {
+  /** Deletes children that are this object's; returns those that failed to go, and those deleted. A foreign one is left alone. */
+  private async deleteEach(obj: KubeObject, entries: InventoryEntry[], log: Logger): Promise<{ left: Array<{ entry: InventoryEntry; error: string }>; deleted: InventoryEntry[] }> {
     const left: Array<{ entry: InventoryEntry; error: string }> = [];
+    const deleted: InventoryEntry[] = [];
     for (const entry of entries) {
       try {
         const outcome = await deleteChild(this.deps.children, entry, ownerOf(obj));
         if (outcome === 'foreign') log.warn({ child: describeEntry(entry) }, 'not deleted: it does not carry this object\'s owner label and reference');
-        else if (outcome === 'deleted') log.info({ child: describeEntry(entry) }, 'deleted a child no longer rendered');
+        if (outcome === 'deleted') deleted.push(entry);
       } catch (err) {
         left.push({ entry, error: (err as Error).message });
       }
     }
-    return left;
+    return { left, deleted };
   }
 }

@@ -19,6 +19,8 @@ interface Rule {
 interface Run {
   event: 'start' | 'end' | 'killed';
   t: number;
+  /** The kubectl run (the wrapper's pid): its start and its end share it. */
+  run: number;
   operator: number;
   verb: string;
   name?: string;
@@ -212,14 +214,14 @@ describe('reconcile core under faults', () => {
     }
     await readyAt('contested', 1, 180_000);
 
-    // Each kubectl run as an interval, per process; no two processes' intervals may overlap.
+    // Each kubectl run (render or apply) as an interval, per process; no two processes' intervals may overlap.
     const runs = await journal('contested');
     const intervals = runs
       .filter((r) => r.event === 'start')
-      .map((s) => ({ operator: s.operator, from: s.t, to: runs.find((e) => e.event !== 'start' && e.operator === s.operator && e.t >= s.t)?.t ?? Infinity }));
+      .map((s) => ({ operator: s.operator, from: s.t, to: runs.find((e) => e.event !== 'start' && e.run === s.run)?.t ?? Infinity }));
     const overlaps = intervals.flatMap((x) => intervals.filter((y) => x.operator < y.operator && x.from < y.to && y.from < x.to).map((y) => [x, y]));
     expect(overlaps).toEqual([]);
     // a's first apply (12 s) was cancelled when it lost the lease, not left to finish.
-    expect(runs.find((r) => r.operator === a.proc.pid && r.event !== 'start')?.event).toBe('killed');
+    expect(runs.find((r) => r.operator === a.proc.pid && r.verb === 'apply' && r.event !== 'start')?.event).toBe('killed');
   });
 });

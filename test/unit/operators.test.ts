@@ -7,7 +7,8 @@ import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import type { KubeObject } from '../../src/kube/api.ts';
 import { createKubectlRunner } from '../../src/kubectl/runner.ts';
 import { renderSpec } from '../../src/kustomize/commands.ts';
-import { database, databaseProblems } from '../../src/operators/database/index.ts';
+import { database, databaseProblems, setAllowedImages } from '../../src/operators/database/index.ts';
+import { repositoryOf } from '../../src/operators/database/images.ts';
 import { gordon, gordonReplicas } from '../../src/operators/gordon/index.ts';
 import { adopt } from '../../src/operator/adopt.ts';
 import type { Operator } from '../../src/operator/operator.ts';
@@ -47,9 +48,36 @@ describe('Database operator', () => {
     expect(pod.metadata.name).toBe('db1-mysql');
     expect(pod.spec.containers[0]).toMatchObject({
       image: 'mysql:8.4',
-      env: [{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'db1-mysql-root', key: 'password' } } }],
+      env: [{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'db1-mysql-root-u-1', key: 'password' } } }],
     });
     expect(JSON.stringify(docs)).not.toMatch(/"value"/);
+  });
+
+  it('takes images only from allowed repositories, as the container runtime reads their names', () => {
+    expect(repositoryOf('mysql:8.0')).toBe('docker.io/library/mysql');
+    expect(repositoryOf('bitnami/mysql')).toBe('docker.io/bitnami/mysql');
+    expect(repositoryOf('localhost:5000/team/db@sha256:' + 'a'.repeat(64))).toBe('localhost:5000/team/db');
+    expect(repositoryOf('quay.io/mongo/mongo:7')).toBe('quay.io/mongo/mongo');
+    for (const bad of ['MySQL', 'mysql:8.0; rm -rf /', '../mysql', '/mysql', 'mysql:', ' mysql', 'my sql']) expect(repositoryOf(bad), bad).toBeUndefined();
+    expect(databaseProblems(dbObj({ type: 'mysql', image: 'docker.io/library/mysql:8.4' }))).toEqual([]);
+    expect(databaseProblems(dbObj({ type: 'mysql', image: 'evil.example.com/mysql:8.0' }))[0]).toMatch(/images from evil\.example\.com\/mysql are not allowed/);
+    expect(databaseProblems(dbObj({ type: 'mysql', image: 'docker.io/library/mysql-evil' }))[0]).toMatch(/not allowed/);
+    try {
+      setAllowedImages(['quay.io/', 'mysql']);
+      expect(databaseProblems(dbObj({ type: 'mongo', image: 'quay.io/any/thing:1' }))).toEqual([]);
+      expect(databaseProblems(dbObj({ type: 'mysql', image: 'mysql:5.7' }))).toEqual([]);
+      expect(databaseProblems(dbObj({ type: 'mongo', image: 'mongo:4.0' }))[0]).toMatch(/not allowed/);
+      expect(() => setAllowedImages(['not a repo'])).toThrow(/--allowed-images/);
+    } finally {
+      setAllowedImages(undefined);
+    }
+  });
+
+  it('wants a Database name that a Service can have: a DNS-1035 label of at most 63 characters', () => {
+    expect(databaseProblems(dbObj({ type: 'mongo' }, 'a'.repeat(63)))).toEqual([]);
+    expect(databaseProblems(dbObj({ type: 'mongo' }, 'a'.repeat(64)))[0]).toBe('metadata.name must be at most 63 characters, got 64');
+    expect(databaseProblems(dbObj({ type: 'mongo' }, '1db'))[0]).toMatch(/must start with a letter/);
+    expect(databaseProblems(dbObj({ type: 'constructor' }))[0]).toMatch(/spec.type must be one of mongo, mysql/);
   });
 
   it('reports a missing or unknown type, and a bad image', () => {
@@ -66,6 +94,14 @@ describe('Gordon operator', () => {
     const [deploy] = await renderDocs(gordon, obj);
     expect(deploy).toMatchObject({ kind: 'Deployment', metadata: { name: 'g-gordon' }, spec: { replicas: 4 } });
     expect(deploy.spec.template.spec.containers[0].image).toBe('prgcont/gordon:v1.0');
+  });
+
+  it('refuses more replicas than the documented limit, and any int32 overflow, naming the field and the limit', () => {
+    const g = (replicas: unknown): KubeObject => ({ apiVersion: 'operator.prgcont.cz/v1', kind: 'Gordon', metadata: { name: 'g' }, spec: { gordon: { replicas } } });
+    expect(gordonReplicas(g(100))).toBe(100);
+    expect(gordonReplicas(g(101))).toBe('spec.gordon.replicas must be at most 100, got 101');
+    expect(gordonReplicas(g(3_000_000_000))).toBe('spec.gordon.replicas must be at most 100, got 3000000000');
+    expect(gordonReplicas(g(1.5))).toMatch(/whole number/);
   });
 
   it('requires spec.gordon.replicas to be a whole number ≥ 0', () => {

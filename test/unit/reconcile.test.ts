@@ -1,5 +1,7 @@
 // The reconciler on an in-memory API (one module; the end-to-end suites use the real control plane).
+import fs from 'node:fs';
 import { pino } from 'pino';
+import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ApiError, resourcePath, type KubeObject } from '../../src/kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../../src/kubectl/runner.ts';
@@ -41,14 +43,21 @@ function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record
 const childPath = (name: string) => `/apis/apps/v1/namespaces/ns/deployments/${name}`;
 
 /**
- * A kubectl stand-in: answers from a list of exit codes, records every call, may act during a run, and on a
- * successful apply puts what it "applied" into the fake API and prints it as `-o json` does.
+ * A kubectl stand-in: renders (`kubectl kustomize`) what it would apply, answers applies from a list of exit codes,
+ * records every apply and delete (`calls`; renders apart), may act during an apply, and on a successful apply puts
+ * what it "applied" into the fake API and prints it as `-o json` does.
  */
 function fakeKubectl(exits: number[] = [], during?: () => Promise<void>, applied?: () => KubeObject[]) {
   const calls: string[][] = [];
+  const renders: string[][] = [];
   let api: FakeApi | undefined;
   let defaults: () => KubeObject[] = () => [];
   const run: KubectlRunner = async (args) => {
+    if (args[0] === 'kustomize') {
+      renders.push(args);
+      const rendered = (applied ?? defaults)().map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } }));
+      return { command: ['kubectl', ...args], exitCode: 0, stdout: rendered.map((o) => stringify(o)).join('---\n'), stderr: '', durationMs: 1, timedOut: false };
+    }
     calls.push(args);
     await during?.();
     const exitCode = exits.length ? exits.shift()! : 0;
@@ -64,7 +73,7 @@ function fakeKubectl(exits: number[] = [], during?: () => Promise<void>, applied
     };
     return result;
   };
-  return { run, calls, bind: (to: FakeApi, owner: Operator<any>) => ((api = to), (defaults = () => [deployment(owner)])) };
+  return { run, calls, renders, bind: (to: FakeApi, owner: Operator<any>) => ((api = to), (defaults = () => [deployment(owner)])) };
 }
 type FakeKubectl = ReturnType<typeof fakeKubectl>;
 
@@ -547,7 +556,7 @@ describe('reconcile: handlers', () => {
 });
 
 describe('reconcile: delete', () => {
-  it('runs delete -k, then removes only its own finalizer', async () => {
+  it("deletes the inventory's children through the API (no kubectl), then removes only its own finalizer", async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
@@ -555,62 +564,70 @@ describe('reconcile: delete', () => {
     stored.metadata.finalizers = ['other.io/keep', ...stored.metadata.finalizers!];
     stored.metadata.deletionTimestamp = new Date().toISOString();
     await w.run();
-    expect(k.calls.at(-1)).toEqual(['delete', '-k', expect.any(String), '--ignore-not-found']);
+    expect(k.calls.map((c) => c[0])).toEqual(['apply']);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeUndefined();
     expect(w.current().metadata.finalizers).toEqual(['other.io/keep']);
+    expect(w.api.events.filter((e) => e.reason === 'Deleted').map((e) => e.message)).toEqual(['sample succeeded: Deployment ns/a-demo-deploy deleted']);
   });
 
-  it('keeps the finalizer while delete -k fails, and says so in status', async () => {
-    const k = fakeKubectl([0, 1]);
-    const w = world(sample, { spec: { count: 1 } }, k);
+  it('keeps the finalizer, and the child in the inventory, while its delete fails, and says so in status', async () => {
+    const w = world(sample, { spec: { count: 1 } });
     await w.run();
+    w.api.failWhen = (method) => (method === 'DELETE' ? new ApiError(403, 'deletes are blocked') : undefined);
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     expect(await w.run()).toBeGreaterThan(0);
     expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
-    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'DeleteFailed' });
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'DeleteFailed', message: expect.stringContaining('Deployment ns/a-demo-deploy') });
+    expect((w.current().status as any).inventory.sample).toHaveLength(1);
   });
 
-  it('deletes what the last-handled spec rendered when the current spec is invalid', async () => {
-    const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k);
+  it('deletes what the inventory holds even when the current spec is invalid', async () => {
+    const w = world(sample, { spec: { count: 1 } });
     await w.run();
     await w.patch({ spec: { count: 'many' } });
     await w.run();
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     await w.run();
-    expect(k.calls.map((c) => c[0])).toEqual(['apply', 'delete']);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeUndefined();
     expect(w.current().metadata.finalizers).toEqual([]);
   });
 
-  it('retries a delete that failed for good once the object is changed (an annotation will do)', async () => {
-    let refuse = true;
-    const operator = op().onDelete('thing_delete', () => {
-      if (refuse) throw new PermanentError('not now', 'Refused');
-    });
-    const w = world(operator);
+  it('waits, with the finalizer on, while a deleted child is still there (a finalizer of its own)', async () => {
+    const w = world(sample, { spec: { count: 1 } });
     await w.run();
+    const child = w.api.get(childPath('a-demo-deploy'))!;
+    // The fake API keeps an object whose DELETE succeeds, as the API server keeps one with finalizers.
+    let lingering = true;
+    const realRequest = w.api.request.bind(w.api);
+    w.api.request = (async (method: string, path: string, opts?: any) => {
+      if (method === 'DELETE' && path === childPath('a-demo-deploy') && lingering) return child;
+      return realRequest(method, path, opts);
+    }) as typeof w.api.request;
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
-    expect(await w.run()).toBeUndefined();
-    expect(cond(w.current(), 'Ready')).toMatchObject({ reason: 'Refused' });
-    refuse = false;
-    await w.run();
+    expect(await w.run()).toBe(1_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting', message: 'sample: waiting for Deployment ns/a-demo-deploy to go' });
     expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
-    await w.patch({ metadata: { annotations: { 'please-retry': 'now' } } });
+    lingering = false;
+    w.clock.now += 1_000;
     await w.run();
     expect(w.current().metadata.finalizers).toEqual([]);
   });
 
   it('runs delete steps in the reverse order of registration', async () => {
     const order: string[] = [];
-    const k = fakeKubectl([], async () => void order.push('delete -k'));
     const operator = new Operator({ name: 'o', resource: thing })
       .kustomize('kept', () => ({ base: 'sample' }))
       .onDelete('backup_first', () => void order.push('backup'));
-    const w = world(operator, {}, k);
+    const w = world(operator);
     await w.run();
-    order.length = 0;
+    const realRequest = w.api.request.bind(w.api);
+    w.api.request = (async (method: string, path: string, opts?: any) => {
+      if (method === 'DELETE') order.push('delete child');
+      return realRequest(method, path, opts);
+    }) as typeof w.api.request;
     w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
     await w.run();
-    expect(order).toEqual(['backup', 'delete -k']);
+    expect(order).toEqual(['backup', 'delete child']);
   });
 });
 
@@ -807,5 +824,40 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
     const drifted = w.api.events.filter((e) => e.reason === 'Drifted');
     expect(drifted).toMatchObject([{ type: 'Warning', message: 'Deployment ns/a-demo-deploy: spec.replicas changed by kubectl (scale); re-applied' }]);
+  });
+});
+
+describe('reconcile: nothing foreign touched, nothing secret shown', () => {
+  it("stops before applying when a rendered object exists and is someone else's: NotOwned, an Event, the object untouched, also on delete", async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    const theirs = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'a-demo-deploy', namespace: 'ns', uid: 'theirs', labels: { team: 'other' } }, spec: { replicas: 5 } } as KubeObject;
+    w.api.put(childPath('a-demo-deploy'), theirs);
+    const before = w.api.get(childPath('a-demo-deploy'))!;
+    // Looked at again only every few minutes: no busy loop of renders.
+    expect(await w.run()).toBe(300_000);
+    expect(k.calls).toHaveLength(0);
+    expect(cond(w.current(), 'Ready')).toMatchObject({
+      status: 'False',
+      reason: 'NotOwned',
+      message: "sample: Deployment ns/a-demo-deploy already exists and is not this Sample's; left untouched",
+    });
+    expect(w.api.events.map((e) => e.reason)).toEqual(['NotOwned']);
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(w.current().metadata.finalizers).toEqual([]);
+    expect(w.api.get(childPath('a-demo-deploy'))).toEqual(before);
+  });
+
+  it('keeps Secret values out of status, Events and the Ready message when kubectl prints them', async () => {
+    const leaked = fs.readFileSync(new URL('./fixtures/kubectl-apply-forbidden-secret.txt', import.meta.url), 'utf8');
+    const w = world(sample, { spec: { count: 1 } }, { ...fakeKubectl([1]), run: async (args) => {
+      if (args[0] === 'kustomize') return { command: ['kubectl', ...args], exitCode: 0, stdout: '', stderr: '', durationMs: 1, timedOut: false };
+      return { command: ['kubectl', ...args], exitCode: 1, stdout: '', stderr: leaked, durationMs: 1, timedOut: false };
+    } });
+    await w.run();
+    const everything = JSON.stringify({ status: w.current().status, events: w.api.events });
+    expect(everything).toContain('is forbidden');
+    expect(everything).not.toContain('aHVudGVyMi1UT1BTRUNSRVQtTkVX');
   });
 });

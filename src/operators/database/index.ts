@@ -1,11 +1,15 @@
 // Why: the Database operator of the kopf exercise: spec.type becomes a mongo or mysql Pod and a NodePort Service.
-// Better than the seed: per-instance selectors, a generated root password in a Secret, pruning on type change.
+// Better than the seed: per-instance selectors, a generated root password in a Secret, pruning on type change,
+// images only from allowed repositories, and nothing it does not own ever changed.
 import { randomBytes } from 'node:crypto';
 import { ApiError, type Api, type KubeObject } from '../../kube/api.ts';
 import type { KustomizeSpec } from '../../kustomize/workdir.ts';
 import { PermanentError } from '../../operator/errors.ts';
 import { Operator, type HandlerContext } from '../../operator/operator.ts';
-import { at } from '../validate.ts';
+import { imageProblems } from './images.ts';
+import { at, nameProblems } from '../validate.ts';
+
+export { allowedImages, setAllowedImages } from './images.ts';
 
 export const DATABASE_TYPES = {
   mongo: { image: 'mongo:4.0', port: 27017 },
@@ -19,17 +23,18 @@ export interface DatabaseSpec {
   image?: string;
 }
 
-/** The problems of a Database's spec: the type must be known (the CRD's enum can be bypassed by an older CRD). */
+/**
+ * The problems of a Database: the type must be known and the image allowed (the CRD may be an older one), and
+ * the name must be a DNS-1035 label, because the Service is named exactly like the Database.
+ */
 export function databaseProblems(obj: KubeObject): string[] {
   const type = at(obj, ['spec', 'type']);
   const image = at(obj, ['spec', 'image']);
-  const problems: string[] = [];
-  if (typeof type !== 'string' || !(type in DATABASE_TYPES)) {
-    problems.push(`spec.type must be one of ${Object.keys(DATABASE_TYPES).join(', ')}, got ${JSON.stringify(type) ?? 'nothing'}`);
+  const problems = nameProblems(obj.metadata.name, 63, true);
+  if (typeof type !== 'string' || !Object.hasOwn(DATABASE_TYPES, type)) {
+    problems.push(`spec.type must be one of ${Object.keys(DATABASE_TYPES).join(', ')}, got ${JSON.stringify(type)?.slice(0, 60) ?? 'nothing'}`);
   }
-  if (image !== undefined && (typeof image !== 'string' || !/^\S+$/.test(image))) {
-    problems.push(`spec.image must be an image reference without spaces, got ${JSON.stringify(image)}`);
-  }
+  if (image !== undefined) problems.push(...imageProblems(image, 'spec.image'));
   return problems;
 }
 
@@ -39,8 +44,11 @@ function typeOf(obj: KubeObject): DatabaseType {
   return at(obj, ['spec', 'type']) as DatabaseType;
 }
 
-/** The Secret holding the mysql root password of one Database. */
-export const secretName = (obj: KubeObject) => `${obj.metadata.name}-mysql-root`;
+/**
+ * The Secret holding the mysql root password of one Database. Its name carries the Database's uid, so nothing can
+ * have that name before the Database exists: kustomate creates it and never needs to read or check it.
+ */
+export const secretName = (obj: KubeObject) => `${obj.metadata.name}-mysql-root${obj.metadata.uid ? `-${obj.metadata.uid.slice(0, 8)}` : ''}`;
 
 export function databaseSpec(obj: KubeObject): KustomizeSpec {
   const type = typeOf(obj);
@@ -65,18 +73,13 @@ export function databaseSpec(obj: KubeObject): KustomizeSpec {
   };
 }
 
-const secretPath = (obj: KubeObject) =>
-  `/api/v1/namespaces/${encodeURIComponent(obj.metadata.namespace ?? 'default')}/secrets/${encodeURIComponent(secretName(obj))}`;
-
-/** Creates the root password Secret once; an existing one is kept, so the password never changes. */
+/**
+ * Creates the root password Secret once, as a child of the Database (it goes with it). It is only ever created:
+ * an existing one (409) is this Database's by its name, so the password never changes, and kustomate needs no
+ * permission to read Secrets. A Database switched to mongo keeps it, for a switch back.
+ */
 async function ensureSecret(ctx: HandlerContext<DatabaseSpec>): Promise<void> {
   const { api, body } = ctx;
-  try {
-    await api.request('GET', secretPath(body));
-    return;
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 404)) throw err;
-  }
   const secret = ctx.adopt({
     apiVersion: 'v1',
     kind: 'Secret',
@@ -85,19 +88,10 @@ async function ensureSecret(ctx: HandlerContext<DatabaseSpec>): Promise<void> {
     stringData: { password: randomBytes(24).toString('base64url') },
   });
   try {
-    await api.request('POST', `/api/v1/namespaces/${encodeURIComponent(body.metadata.namespace ?? 'default')}/secrets`, { body: secret });
+    await api.request('POST', `/api/v1/namespaces/${encodeURIComponent(body.metadata.namespace ?? 'default')}/secrets`, { body: secret, signal: ctx.signal });
     ctx.logger.info({ secret: secretName(body) }, 'generated the mysql root password Secret');
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 409)) throw err;
-  }
-}
-
-/** A mongo Database needs no password: a Secret left from an earlier mysql type is removed. */
-async function removeSecret(api: Api, obj: KubeObject): Promise<void> {
-  try {
-    await api.request('DELETE', secretPath(obj));
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 404)) throw err;
   }
 }
 
@@ -116,7 +110,7 @@ export const database = new Operator<DatabaseSpec>({
   .validate(databaseProblems)
   // The seed's message, kubectl's output and the nodePort land in status.database.
   .kustomize('database', databaseSpec, {
-    beforeApply: async (ctx) => (typeOf(ctx.body) === 'mysql' ? ensureSecret(ctx) : removeSecret(ctx.api, ctx.body)),
+    beforeApply: async (ctx) => (typeOf(ctx.body) === 'mysql' ? ensureSecret(ctx) : undefined),
     result: async (ctx, output) => ({
       message: `Pod and Service created by Database ${ctx.name}`,
       kubectl: output.stdout,

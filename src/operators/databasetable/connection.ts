@@ -39,6 +39,14 @@ async function secretValue(ctx: HandlerContext<unknown>, ref: { name: string; ke
     secret = await ctx.api.request('GET', path, { signal: ctx.signal });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) throw new TemporaryError(`Secret ${ref.name} not found`, undefined, 'SecretNotFound');
+    // kustomate reads no Secret unless the namespace allows it (the kustomate-secret-reader ClusterRole, bound there).
+    if (err instanceof ApiError && err.status === 403) {
+      throw new TemporaryError(
+        `kustomate may not read Secrets in namespace ${ctx.namespace}: kubectl -n ${ctx.namespace} create rolebinding kustomate-secret-reader --clusterrole=kustomate-secret-reader --serviceaccount=<kustomate's namespace>:kustomate`,
+        undefined,
+        'SecretForbidden',
+      );
+    }
     throw err;
   }
   const value = secret.data?.[ref.key];

@@ -3,7 +3,7 @@
 import type { KubeObject } from '../../kube/api.ts';
 import { ownerSelector } from '../../kustomize/labels.ts';
 import { Operator } from '../../operator/operator.ts';
-import { at, problemsOf, required, wholeNumber } from '../validate.ts';
+import { at, nameProblems, problemsOf, required, wholeNumber } from '../validate.ts';
 
 /** How often the pod list in status is refreshed, per Gordon. */
 export const GORDON_STATUS_INTERVAL_MS = Number(process.env.KUSTOMATE_GORDON_INTERVAL_MS ?? 5_000);
@@ -28,7 +28,7 @@ export const gordon = new Operator<GordonSpec>({
   name: 'gordon',
   resource: { group: 'operator.prgcont.cz', version: 'v1', plural: 'gordons', kind: 'Gordon' },
 })
-  .validate((obj) => problemsOf(gordonReplicas(obj)))
+  .validate((obj) => [...nameProblems(obj.metadata.name, 63), ...problemsOf(gordonReplicas(obj))])
   .kustomize('gordon', (obj) => {
     const replicas = required(gordonReplicas(obj));
     return { base: 'gordon', patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'gordon' }, spec: { replicas } }] };

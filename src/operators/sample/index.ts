@@ -1,9 +1,9 @@
 // Why: the Sample operator of the Nuvolaris training: spec.count becomes the demo Deployment's replicas.
 import type { KubeObject } from '../../kube/api.ts';
 import { Operator } from '../../operator/operator.ts';
-import { at, problemsOf, required, wholeNumber } from '../validate.ts';
+import { at, nameProblems, problemsOf, required, wholeNumber } from '../validate.ts';
 
-/** spec.count as a whole number ≥ 0; a numeric string ("3") is accepted, anything else is a problem. */
+/** spec.count as a whole number from 0 to the replica limit; anything else is a problem. */
 export function sampleCount(obj: KubeObject): number | string {
   return wholeNumber(at(obj, ['spec', 'count']), 'spec.count');
 }
@@ -17,7 +17,8 @@ export const sample = new Operator<SampleSpec>({
   name: 'sample',
   resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' },
 })
-  .validate((obj) => problemsOf(sampleCount(obj)))
+  // The name becomes a label value (app.kubernetes.io/instance), which holds 63 characters.
+  .validate((obj) => [...nameProblems(obj.metadata.name, 63), ...problemsOf(sampleCount(obj))])
   // kubectl's output lands in status.sample.message.
   .kustomize('sample', (obj) => {
     const replicas = required(sampleCount(obj));
