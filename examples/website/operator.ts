@@ -15,7 +15,7 @@ export const website = new Operator<WebsiteSpec>({
 })
   // Checked before any step: a bad object gets Ready=False/InvalidSpec and an Event, and is not retried.
   .validate(({ spec }) => (Number.isInteger(spec?.replicas) && spec.replicas >= 0 ? [] : ['spec.replicas must be a whole number ≥ 0']))
-  // create, update and repair: copy kustomize/website/, add these patches, kubectl apply -k; delete: kubectl delete -k.
+  // create, update and repair: copy kustomize/website/, add these patches, kubectl apply -k; delete: its children go.
   // kubectl's output lands in status.website.message.
   .kustomize('website', ({ spec }) => {
     if (spec.message?.includes('\0')) throw new PermanentError('spec.message must be text', 'InvalidSpec');

@@ -81,6 +81,9 @@ export function startOperator(args: string[], env: Record<string, string> = {}):
     reject: false,
     all: true,
     timeout: 30 * 60_000,
+    // A graceful stop may take a whole reconcile (render, then apply) through a slow kubectl: execa's default
+    // of SIGKILL after 5 s would cut it short.
+    forceKillAfterDelay: 60_000,
   });
   proc.all?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let ended = false;

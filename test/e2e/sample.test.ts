@@ -110,13 +110,13 @@ describe('Sample operator with a broken base', () => {
       const s = await getJson(['sample', 'obj', '-n', ns]);
       return readyCondition(s)?.status === 'False' && s;
     });
-    expect(readyCondition(failed)).toMatchObject({ reason: 'ApplyFailed', message: expect.stringContaining('missing-deployment.yaml') });
+    expect(readyCondition(failed)).toMatchObject({ reason: 'BuildFailed', message: expect.stringContaining('missing-deployment.yaml') });
     // Several attempts with growing delays, each reported as a Warning Event.
-    await waitFor('3 attempts', async () => (operator.logs().match(/"reason":"ApplyFailed"/g) ?? []).length >= 3, 30_000);
+    await waitFor('3 attempts', async () => (operator.logs().match(/"reason":"BuildFailed"/g) ?? []).length >= 3, 30_000);
     const delays = [...operator.logs().matchAll(/"retryInMs":(\d+)/g)].map((m) => Number(m[1]));
     expect(delays[1]!).toBeGreaterThan(delays[0]!);
     expect(delays[2]!).toBeGreaterThan(delays[1]!);
-    const events = await getJson<{ items: any[] }>(['events', '-n', ns, '--field-selector', 'involvedObject.name=obj,reason=ApplyFailed']);
+    const events = await getJson<{ items: any[] }>(['events', '-n', ns, '--field-selector', 'involvedObject.name=obj,reason=BuildFailed']);
     expect(events!.items.length).toBeGreaterThanOrEqual(1);
 
     await fs.cp(path.join(DEFAULT_BASES_DIR, 'sample'), path.join(bases, 'sample'), { recursive: true, force: true });
