@@ -42,10 +42,12 @@ describe('Database operator', () => {
   it('mysql reads MYSQL_ROOT_PASSWORD from a generated Secret, and the password shows nowhere else', async () => {
     await applyObjects(db(ns, 'my', { type: 'mysql' }));
     const my = await ready('my');
+    // Named after the object's uid too, so a new Database of the same name never reads an older one's Secret.
+    const secretName = `my-mysql-root-${my.metadata.uid.slice(0, 8)}`;
     const pod = await getJson(['pod', 'my-mysql', '-n', ns]);
     expect(pod.spec.containers[0].image).toBe('mysql:8.0');
-    expect(pod.spec.containers[0].env).toEqual([{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'my-mysql-root', key: 'password' } } }]);
-    const secret = await getJson(['secret', 'my-mysql-root', '-n', ns]);
+    expect(pod.spec.containers[0].env).toEqual([{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: secretName, key: 'password' } } }]);
+    const secret = await getJson(['secret', secretName, '-n', ns]);
     const password = Buffer.from(secret.data.password, 'base64').toString();
     expect(password.length).toBeGreaterThanOrEqual(24);
     expect(secret.metadata.ownerReferences[0]).toMatchObject({ kind: 'Database', name: 'my', uid: my.metadata.uid });
@@ -57,7 +59,7 @@ describe('Database operator', () => {
     // Generated once: a re-apply keeps the same password.
     await k(['annotate', 'database', 'my', '-n', ns, 'touch=1']);
     await waitFor('update handled', async () => (await getJson<{ items: unknown[] }>(['events', '-n', ns, '--field-selector', 'involvedObject.name=my,reason=Updated']))!.items.length > 0);
-    const again = await getJson(['secret', 'my-mysql-root', '-n', ns]);
+    const again = await getJson(['secret', secretName, '-n', ns]);
     expect(Buffer.from(again.data.password, 'base64').toString()).toBe(password);
   });
 
@@ -71,8 +73,10 @@ describe('Database operator', () => {
   });
 
   it('delete removes the Pod, the Service and the Secret, and leaves other Databases alone', async () => {
+    const secretName = `my-mysql-root-${(await getJson(['database', 'my', '-n', ns])).metadata.uid.slice(0, 8)}`;
+    expect(await getJson(['secret', secretName, '-n', ns])).toBeDefined();
     await k(['delete', 'database', 'my', '-n', ns, '--timeout=90s']);
-    for (const what of [['pod', 'my-mysql'], ['service', 'my'], ['secret', 'my-mysql-root']]) {
+    for (const what of [['pod', 'my-mysql'], ['service', 'my'], ['secret', secretName]]) {
       await waitFor(`${what.join('/')} gone`, async () => (await getJson([...what, '-n', ns])) === undefined, 90_000);
     }
     expect(await getJson(['pod', 'm1-mongo', '-n', ns])).toBeDefined();
