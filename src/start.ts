@@ -35,6 +35,8 @@ export interface StartOptions {
   /** Override every operator's drift mode (`correct`, `warn`, `ignore`) and health timeout. */
   drift?: DriftMode;
   healthTimeoutMs?: number;
+  /** Only custom resources matching this label selector (a shard, see shardSelector). */
+  labelSelector?: string;
   logger?: Logger;
   logFormat?: LogFormat;
 }
@@ -56,7 +58,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
   const connection = connect({ kubeconfig: opts.kubeconfig, context: opts.context });
   const logger = opts.logger ?? createLogger(opts.logFormat);
   const metrics = new Metrics();
-  const api = new KubeApi(connection.kc);
+  const api = new KubeApi(connection.access);
   const kubectl = createKubectlRunner({
     binary: opts.kubectl ?? 'kubectl',
     globalArgs: connection.kubectlArgs,
@@ -68,7 +70,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     },
   });
 
-  const server = connection.kc.getCurrentCluster()?.server;
+  const server = connection.access.server;
   try {
     const version = await api.request<{ gitVersion: string }>('GET', '/version', { timeoutMs: 10_000 });
     logger.info({ server, source: connection.source, version: version.gitVersion }, 'connected');
@@ -100,10 +102,11 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     gracePeriodMs: opts.gracePeriodMs ?? 30_000,
     drift: opts.drift,
     healthTimeoutMs: opts.healthTimeoutMs,
+    labelSelector: opts.labelSelector,
     ...(opts.health ? { health: opts.health } : {}),
     ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}),
   });
   await manager.start();
-  logger.info({ operators: opts.operators.map((o) => o.name), namespaces: scope.describe, leaderElection: !!opts.leaderElection }, 'operator started');
+  logger.info({ operators: opts.operators.map((o) => o.name), namespaces: scope.describe, leaderElection: !!opts.leaderElection, labelSelector: opts.labelSelector }, 'operator started');
   return { manager, logger, connection, stop: () => manager.stop() };
 }

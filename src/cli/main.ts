@@ -55,6 +55,7 @@ program
   .option('--leader-election', 'only the holder of a coordination.k8s.io Lease reconciles, so several replicas are safe')
   .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: the pod\'s namespace, else "default")')
   .option('--leader-election-id <name>', 'name of the Lease (default: kustomate-<operators>)')
+  .addOption(new Option('--shard-key <value>', 'reconcile only custom resources labelled kustomate.io/shard=<value>, with a Lease of its own; an empty value (--shard-key=) takes only those without the label; default: every object').env('KUSTOMATE_SHARD_KEY'))
   .addOption(new Option('--lease-duration <seconds>', 'how long a Lease lasts without renewal; a standby takes over after it').argParser(positiveInt).default(15))
   .addOption(new Option('--health-port <port>', 'port for /healthz, /readyz and /metrics; 0 picks a free one (logged)').argParser(port).env('KUSTOMATE_HEALTH_PORT').default(8080))
   .option('--health-host <address>', 'address the health server binds to (0.0.0.0 in a pod)', '127.0.0.1')

@@ -6,6 +6,7 @@ import { pickOperators } from '../operators/index.ts';
 import type { DriftMode } from '../operator/operator.ts';
 import type { LogFormat } from '../runtime/logger.ts';
 import { namespaceScope } from '../runtime/namespaces.ts';
+import { shardSelector } from '../runtime/shard.ts';
 import { startOperators } from '../start.ts';
 
 export interface RunFlags {
@@ -31,6 +32,7 @@ export interface RunFlags {
   healthTimeout?: number;
   databaseUrl?: string;
   allowedImages?: string;
+  shardKey?: string;
 }
 
 export class UsageError extends Error {
@@ -43,8 +45,10 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
   if (flags.allNamespaces && flags.namespace?.length) throw new UsageError('--all-namespaces and --namespace exclude each other');
   const operators = await pickOperators(names);
   const namespaces = flags.allNamespaces ? [] : (flags.namespace ?? []);
+  let labelSelector: string | undefined;
   try {
     namespaceScope(namespaces);
+    labelSelector = shardSelector(flags.shardKey);
     setDefaultDatabaseUrl(flags.databaseUrl);
     setAllowedImages(flags.allowedImages?.split(',').map((e) => e.trim()).filter(Boolean));
   } catch (err) {
@@ -81,6 +85,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     relistIntervalMs: flags.relistInterval * 1000,
     gracePeriodMs: flags.gracePeriod * 1000,
     ...(flags.drift ? { drift: flags.drift } : {}),
+    ...(labelSelector ? { labelSelector } : {}),
     ...(flags.healthTimeout ? { healthTimeoutMs: flags.healthTimeout * 1000 } : {}),
     health: { port: flags.healthPort, host: flags.healthHost },
     logFormat: flags.logFormat,
@@ -88,7 +93,8 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
       ? {
           leaderElection: {
             namespace: flags.leaderElectionNamespace ?? (fs.existsSync(SA_NAMESPACE) ? fs.readFileSync(SA_NAMESPACE, 'utf8').trim() : 'default'),
-            name: flags.leaderElectionId ?? `kustomate-${operators.map((o) => o.name).sort().join('-')}`,
+            // Each shard elects its own leader: replicas of one shard stand by for each other, not for other shards.
+            name: (flags.leaderElectionId ?? `kustomate-${operators.map((o) => o.name).sort().join('-')}`) + (flags.shardKey === undefined ? '' : `-shard-${flags.shardKey || 'none'}`),
             leaseDurationMs,
             // client-go's proportions: renew deadline 2/3 of the lease, retry period 2/15 of it.
             renewDeadlineMs: Math.round((leaseDurationMs * 2) / 3),

@@ -1,8 +1,8 @@
 // Why: a small typed door to the Kubernetes REST API, with status codes kept (409, 410, 429 drive retries).
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import http from 'node:http';
+import https from 'node:https';
 import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import type { ClusterAccess } from './credentials.ts';
 
 export interface ResourceRef {
   group: string;
@@ -85,65 +85,62 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
+async function readAll(res: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString();
+}
+
 export class KubeApi implements Api {
-  private readonly kc: KubeConfig;
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
+  private readonly access: ClusterAccess;
+  constructor(access: ClusterAccess) {
+    this.access = access;
   }
 
-  private async prepare(method: string, path: string, opts: RequestOptions) {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+  /** Sends one request; resolves with the response once its headers are in, rejects with ApiError on 4xx/5xx. */
+  private async send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+    const url = new URL(this.access.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), method as HttpMethod);
-    await this.kc.applySecurityAuthentication(ctx);
-    const headers = ctx.getHeaders() as unknown as Record<string, string>;
-    headers['accept'] = 'application/json';
-    if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
-    const signals = [opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter(
-      (s): s is AbortSignal => s !== undefined,
-    );
-    return {
-      url,
-      init: {
-        method,
-        headers,
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        dispatcher: ctx.getDispatcher() as Dispatcher | undefined,
-        signal: signals.length ? AbortSignal.any(signals) : undefined,
-      },
-    };
-  }
-
-  private static async fail(res: Awaited<ReturnType<typeof fetch>>, method: string, path: string): Promise<never> {
-    const text = await res.text().catch(() => '');
-    let message = text || res.statusText;
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string | number> = { ...(await this.access.headers()), accept: 'application/json' };
+    if (body !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      headers['content-length'] = Buffer.byteLength(body);
+    }
+    const signals = [opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((x): x is AbortSignal => x !== undefined);
+    const signal = signals.length ? AbortSignal.any(signals) : undefined;
+    const agent = await this.access.agent();
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+    const status = res.statusCode ?? 0;
+    if (status < 400) return res;
+    const text = await readAll(res).catch(() => '');
+    let message = text || res.statusMessage || '';
     let reason: string | undefined;
     try {
-      const status = JSON.parse(text) as { message?: string; reason?: string };
-      message = status.message ?? message;
-      reason = status.reason;
+      const parsed = JSON.parse(text) as { message?: string; reason?: string };
+      message = parsed.message ?? message;
+      reason = parsed.reason;
     } catch {
       // not a Status object; keep the raw text
     }
-    throw new ApiError(res.status, `${method} ${path}: ${res.status} ${message}`, reason, parseRetryAfter(res.headers.get('retry-after')));
+    if (status === 401) this.access.invalidate();
+    const retryAfter = res.headers['retry-after'];
+    throw new ApiError(status, `${method} ${path}: ${status} ${message}`, reason, parseRetryAfter(typeof retryAfter === 'string' ? retryAfter : null));
   }
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const { url, init } = await this.prepare(method, path, { timeoutMs: 30_000, ...opts });
-    const res = await fetch(url, init);
-    if (!res.ok) await KubeApi.fail(res, method, path);
-    return (await res.json()) as T;
+    const res = await this.send(method, path, { timeoutMs: 30_000, ...opts });
+    return JSON.parse(await readAll(res)) as T;
   }
 
   /** Opens a streaming GET (a watch) and yields its lines; ends when the server closes the stream. */
   async stream(path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
-    const { url, init } = await this.prepare('GET', path, opts);
-    const res = await fetch(url, init);
-    if (!res.ok) await KubeApi.fail(res, 'GET', path);
-    if (!res.body) throw new ApiError(res.status, `GET ${path}: empty body`);
-    return createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
+    const res = await this.send('GET', path, opts);
+    return createInterface({ input: res, crlfDelay: Infinity });
   }
 }
 

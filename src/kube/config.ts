@@ -1,8 +1,9 @@
 // Why: one answer to "which cluster?", shared by the API client and every kubectl subprocess.
-import { KubeConfig } from '@kubernetes/client-node';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { clusterAccess, inClusterAccess, type ClusterAccess } from './credentials.ts';
+import { KubeconfigError, loadKubeconfig } from './kubeconfig.ts';
 
 export interface ConnectionOptions {
   /** Path to a kubeconfig file; defaults to $KUBECONFIG, then ~/.kube/config, then the in-cluster service account. */
@@ -11,9 +12,11 @@ export interface ConnectionOptions {
   context?: string | undefined;
 }
 
-/** A resolved cluster: the API client's config and the flags that make kubectl talk to the same cluster. */
+/** A resolved cluster: how the API client reaches it, and the flags that make kubectl talk to the same cluster. */
 export interface Connection {
-  kc: KubeConfig;
+  access: ClusterAccess;
+  /** The context in use; undefined in-cluster. */
+  context: string | undefined;
   /** Arguments every kubectl run gets, e.g. ['--context', C]; empty in-cluster. */
   kubectlArgs: string[];
   /** Environment every kubectl run gets: KUBECONFIG set to the same files the client read. */
@@ -37,7 +40,6 @@ function existing(files: string[]): string[] {
  * does not exist is an error, not a silent fallback to another cluster.
  */
 export function connect(opts: ConnectionOptions = {}, env: NodeJS.ProcessEnv = process.env): Connection {
-  const kc = new KubeConfig();
   const context = opts.context ?? (env.KUSTOMATE_CONTEXT || undefined);
   let files: string[];
   let source: string;
@@ -59,9 +61,8 @@ export function connect(opts: ConnectionOptions = {}, env: NodeJS.ProcessEnv = p
   if (files.length === 0) {
     if (env.KUBERNETES_SERVICE_HOST && fs.existsSync(SA_TOKEN)) {
       if (context) throw new ConnectionError(`--context ${context} needs a kubeconfig; none was found and this is an in-cluster run`);
-      kc.loadFromCluster();
       // kubectl in a pod with no kubeconfig uses the same service account (rest.InClusterConfig).
-      return { kc, kubectlArgs: [], kubectlEnv: {}, source: 'in-cluster service account' };
+      return { access: inClusterAccess(env), context: undefined, kubectlArgs: [], kubectlEnv: {}, source: 'in-cluster service account' };
     }
     throw new ConnectionError(
       'no kubeconfig found: pass --kubeconfig FILE, set KUBECONFIG, or start the local cluster with ' +
@@ -69,25 +70,18 @@ export function connect(opts: ConnectionOptions = {}, env: NodeJS.ProcessEnv = p
     );
   }
 
-  for (const [i, file] of files.entries()) {
-    const one = new KubeConfig();
-    try {
-      one.loadFromFile(file);
-    } catch (err) {
-      throw new ConnectionError(`cannot read kubeconfig ${file}: ${(err as Error).message}`);
+  try {
+    const config = loadKubeconfig(files);
+    if (context && !config.contexts.includes(context)) {
+      throw new ConnectionError(`context "${context}" is not in ${source} (known: ${config.contexts.join(', ') || 'none'})`);
     }
-    if (i === 0) kc.loadFromFile(file);
-    else kc.mergeConfig(one, true);
+    const current = context ?? config.currentContext;
+    if (!current) throw new ConnectionError(`${source} has no current context; pass --context (known: ${config.contexts.join(', ') || 'none'})`);
+    const { cluster, user } = config.resolve(current);
+    // Pin both files and context, so a later edit of the kubeconfig cannot point kubectl elsewhere.
+    return { access: clusterAccess(cluster, user), context: current, kubectlArgs: ['--context', current], kubectlEnv: { KUBECONFIG: files.join(path.delimiter) }, source };
+  } catch (err) {
+    if (err instanceof KubeconfigError) throw new ConnectionError(`${source}: ${err.message}`);
+    throw err;
   }
-  if (context) {
-    if (!kc.getContextObject(context)) {
-      const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
-      throw new ConnectionError(`context "${context}" is not in ${source} (known: ${known})`);
-    }
-    kc.setCurrentContext(context);
-  }
-  const current = kc.getCurrentContext();
-  if (!current || !kc.getCurrentCluster()) throw new ConnectionError(`${source} has no usable current context`);
-  // Pin both files and context, so a later edit of the kubeconfig cannot point kubectl elsewhere.
-  return { kc, kubectlArgs: ['--context', current], kubectlEnv: { KUBECONFIG: files.join(path.delimiter) }, source };
 }

@@ -29,6 +29,8 @@ export interface ControllerOptions {
   /** Override every operator's drift mode and health timeout (the command line's --drift, --health-timeout). */
   drift?: DriftMode | undefined;
   healthTimeoutMs?: number | undefined;
+  /** Only custom resources matching this label selector are watched and reconciled (a shard). */
+  labelSelector?: string | undefined;
 }
 
 /** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
@@ -45,6 +47,9 @@ export function ownerKey(operator: Operator<any>, child: KubeObject): string | u
   if (!ref || !child.metadata.namespace) return undefined;
   return keyOf(operator.name, { namespace: child.metadata.namespace, name: String(ref.name), uid: String(ref.uid) });
 }
+
+/** The uid part of a queue key. */
+const uidOfKey = (key: string): string => (JSON.parse(key) as string[])[3]!;
 
 function parseKey(key: string): { operator: string; target: Target } {
   const [operator, namespace, name, uid] = JSON.parse(key) as [string, string, string, string];
@@ -141,6 +146,8 @@ export class Controller {
         const watcher: Watcher = new Watcher({
           api,
           path,
+          // With a label selector the API server sends DELETED once an object stops matching, e.g. moved to another shard.
+          ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
           relistIntervalMs: this.opts.relistIntervalMs ?? 0,
           onEvent: (type, object) => {
             if (!scope.accepts(object.metadata.namespace)) return;
@@ -201,7 +208,8 @@ export class Controller {
         relistIntervalMs: 0,
         onEvent: (_type, child) => {
           const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
-          if (key) this.queue.add(key);
+          // Only owners this controller watches: another shard's children wake nothing here.
+          if (key && this.watchers.some((w) => w.has(uidOfKey(key)))) this.queue.add(key);
         },
         onError: (err, retryInMs) => this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind, retryInMs }, 'child watch failed; retrying'),
       });

@@ -174,6 +174,11 @@ export class Watcher {
     return received;
   }
 
+  /** Whether this watch has seen the object with this uid (and not its deletion). */
+  has(uid: string): boolean {
+    return this.known.has(uid);
+  }
+
   private handle(ev: WatchLine): void {
     if (ev.type === 'ERROR') {
       // A Status object inside the stream; 410 here means "too old resource version" just as the HTTP status does.

@@ -93,7 +93,9 @@ describe('connection', () => {
     const c = connect({ kubeconfig: file, context: 'two' }, {});
     expect(c.kubectlArgs).toEqual(['--context', 'two']);
     expect(c.kubectlEnv).toEqual({ KUBECONFIG: file });
-    expect(c.kc.getCurrentContext()).toBe('two');
+    expect(c.context).toBe('two');
+    expect(c.access.server).toBe('https://127.0.0.1:6443');
+    expect(await c.access.headers()).toEqual({ authorization: 'Bearer t' });
   });
 
   it('says clearly when there is no kubeconfig, a missing file or an unknown context', async () => {

@@ -1,0 +1,127 @@
+// Why: turns a kubeconfig context (or the pod's service account) into what each API request carries.
+import { execa } from 'execa';
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import type { ClusterEntry, ExecConfig, UserEntry } from './kubeconfig.ts';
+
+/** How requests reach one cluster: its URL, a connection pool with the TLS settings, and the auth headers. */
+export interface ClusterAccess {
+  server: string;
+  agent(): Promise<http.Agent>;
+  headers(): Promise<Record<string, string>>;
+  /** The server said 401: credentials from a plugin or a file are fetched again on the next request. */
+  invalidate(): void;
+}
+
+interface Issued {
+  token?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  /** ms since the epoch; undefined: valid until the server refuses it. */
+  expires?: number | undefined;
+}
+
+const EXEC_TIMEOUT_MS = 60_000;
+/** client-go re-reads a token file at most once a minute (bound service account tokens rotate). */
+const TOKEN_FILE_TTL_MS = 60_000;
+
+/**
+ * Runs a client-go credential plugin and reads its ExecCredential.
+ * https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins
+ */
+async function runExec(exec: ExecConfig): Promise<Issued> {
+  const command = exec.command.includes(path.sep) ? path.resolve(exec.dir, exec.command) : exec.command;
+  const info = { apiVersion: exec.apiVersion, kind: 'ExecCredential', spec: { interactive: false } };
+  const r = await execa(command, exec.args, {
+    env: { ...exec.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) },
+    timeout: EXEC_TIMEOUT_MS,
+    reject: false,
+    stdin: 'ignore',
+  });
+  if (r.exitCode !== 0) throw new Error(`credential plugin ${exec.command} exited ${r.exitCode ?? r.signal}: ${String(r.stderr).slice(0, 500)}`);
+  let status: Record<string, unknown>;
+  try {
+    status = (JSON.parse(String(r.stdout)) as { status?: Record<string, unknown> }).status ?? {};
+  } catch {
+    throw new Error(`credential plugin ${exec.command} printed no ExecCredential JSON`);
+  }
+  const s = (k: string) => (typeof status[k] === 'string' ? (status[k] as string) : undefined);
+  const expiry = s('expirationTimestamp');
+  return { token: s('token'), cert: s('clientCertificateData'), key: s('clientKeyData'), expires: expiry ? Date.parse(expiry) : undefined };
+}
+
+function readTokenFile(file: string): Issued {
+  try {
+    return { token: fs.readFileSync(file, 'utf8').trim(), expires: Date.now() + TOKEN_FILE_TTL_MS };
+  } catch (err) {
+    throw new Error(`cannot read token file ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Access for one context: static credentials as they are; plugin and file credentials cached until they expire. */
+export function clusterAccess(cluster: ClusterEntry, user: UserEntry): ClusterAccess {
+  const secure = cluster.server.startsWith('https:');
+  const source = user.exec ? () => runExec(user.exec!) : user.tokenFile && !user.token ? async () => readTokenFile(user.tokenFile!) : undefined;
+  let issued: Promise<Issued> | undefined;
+  let pool: { forCert: string | undefined; agent: http.Agent } | undefined;
+
+  const current = async (): Promise<Issued> => {
+    if (!source) return { token: user.token, cert: user.cert, key: user.key };
+    for (let attempt = 0; ; attempt++) {
+      const pending = (issued ??= source());
+      let got: Issued;
+      try {
+        got = await pending;
+      } catch (err) {
+        if (issued === pending) issued = undefined;
+        throw err;
+      }
+      // Fetch again shortly before the expiry, once: a plugin that hands out short-lived tokens still works.
+      if (got.expires === undefined || got.expires > Date.now() + 10_000 || attempt > 0) return got;
+      if (issued === pending) issued = undefined;
+    }
+  };
+
+  return {
+    server: cluster.server.replace(/\/$/, ''),
+    async agent() {
+      const creds = await current();
+      const cert = creds.cert ?? user.cert;
+      if (pool && pool.forCert === cert) return pool.agent;
+      pool?.agent.destroy();
+      const made = secure
+        ? new https.Agent({
+            keepAlive: true,
+            ca: cluster.ca,
+            cert,
+            key: creds.key ?? user.key,
+            rejectUnauthorized: !cluster.insecureSkipTlsVerify,
+            servername: cluster.tlsServerName,
+          })
+        : new http.Agent({ keepAlive: true });
+      pool = { forCert: cert, agent: made };
+      return made;
+    },
+    async headers(): Promise<Record<string, string>> {
+      const creds = await current();
+      if (creds.token) return { authorization: `Bearer ${creds.token}` };
+      if (user.username !== undefined) return { authorization: `Basic ${Buffer.from(`${user.username}:${user.password ?? ''}`).toString('base64')}` };
+      return {};
+    },
+    invalidate() {
+      if (source) issued = undefined;
+    },
+  };
+}
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+/** The pod's own service account, as client-go's rest.InClusterConfig reads it. */
+export function inClusterAccess(env: NodeJS.ProcessEnv, dir = SA_DIR): ClusterAccess {
+  const host = env.KUBERNETES_SERVICE_HOST!;
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`;
+  const ca = fs.existsSync(path.join(dir, 'ca.crt')) ? fs.readFileSync(path.join(dir, 'ca.crt'), 'utf8') : undefined;
+  return clusterAccess({ server, ca }, { tokenFile: path.join(dir, 'token') });
+}
