@@ -28,7 +28,7 @@ const kubectl = (args: string[]) => execa(kubectlBin, args, { env, timeout: 120_
 
 say('installing the CRDs (crds/)');
 await kubectl(['apply', '--server-side', '--force-conflicts', '-f', 'crds/']);
-await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', 'databasetables.kopf.demo', '--timeout=60s']);
+await kubectl(['wait', '--for=condition=Established', 'crd', 'samples.nuvolaris.org', 'databases.zalando.org', 'gordons.operator.prgcont.cz', 'mysqls.otus.homework', 'databasetables.kopf.demo', '--timeout=60s']);
 
 // The DatabaseTable operator needs PostgreSQL: DATABASE_URL, or the local server when it runs.
 const databaseUrl = process.env.DATABASE_URL || (await runningDatabaseUrl());

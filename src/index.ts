@@ -14,7 +14,9 @@ export type {
   TimerOptions,
   Validator,
 } from './operator/operator.ts';
-export { TemporaryError, PermanentError, KubectlError, BuildError, HandlerTimeoutError } from './operator/errors.ts';
+export { TemporaryError, PermanentError, WaitingError, KubectlError, BuildError, HandlerTimeoutError } from './operator/errors.ts';
+export { secretDigest } from './operator/digest.ts';
+export { healthOf } from './operator/health.ts';
 export { adopt } from './operator/adopt.ts';
 export type { KustomizeSpec, PatchTarget } from './kustomize/workdir.ts';
 export { createWorkdir } from './kustomize/workdir.ts';

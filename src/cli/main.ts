@@ -63,7 +63,7 @@ program
   .addOption(new Option('--grace-period <seconds>', 'on SIGTERM, how long running kubectl commands may finish before they are cancelled').argParser(wholeNumber).default(30))
   .addOption(new Option('--drift <mode>', 'a child deleted or changed by hand: correct (re-apply it), warn (a Drifted condition and Event only) or ignore; default: each operator\'s own, else correct').choices(['correct', 'warn', 'ignore']))
   .addOption(new Option('--health-timeout <seconds>', 'how long children may take to become healthy after an apply before Ready says HealthCheckFailed; default: each operator\'s own, else 300').argParser(positiveInt))
-  .addOption(new Option('--allowed-images <repos>', 'repositories (docker.io/library/mysql) or prefixes ending in / (quay.io/) a Database\'s spec.image may come from, comma-separated; default: the seed images\' docker.io/library/mongo,docker.io/library/mysql').env('KUSTOMATE_ALLOWED_IMAGES'))
+  .addOption(new Option('--allowed-images <repos>', 'repositories (docker.io/library/mysql) or prefixes ending in / (quay.io/) a Database\'s or a MySQL\'s spec.image may come from, comma-separated; default: the seed images\' docker.io/library/mongo,docker.io/library/mysql').env('KUSTOMATE_ALLOWED_IMAGES'))
   .addOption(new Option('--database-url <url>', 'PostgreSQL for DatabaseTables without spec.connectionSecretRef: postgresql://user:password@host:port/database').env('DATABASE_URL'))
   .action(async (names: string[], flags) => runCommand(names, flags));
 

@@ -1,6 +1,6 @@
 // Why: `kustomate run`: turn flags into StartOptions, start the operators, stop cleanly on SIGTERM/SIGINT.
 import fs from 'node:fs';
-import { setAllowedImages } from '../operators/database/index.ts';
+import { setAllowedImages } from '../operators/images.ts';
 import { databasetable, hasDefaultDatabaseUrl, setDefaultDatabaseUrl } from '../operators/databasetable/index.ts';
 import { pickOperators } from '../operators/index.ts';
 import type { DriftMode } from '../operator/operator.ts';

@@ -30,6 +30,12 @@ export interface KustomizeSpec {
   files?: Record<string, string>;
   /** Name prefix for every object; default `<name>-`. Use '' when patches give objects their exact names. */
   namePrefix?: string;
+  /**
+   * Objects that outlive the custom resource (a backup volume): no ownerReference, so the garbage collector leaves
+   * them, and kustomate never records or deletes them. One that exists counts as this resource's when it carries
+   * its owner label, so a namesake created later takes it over.
+   */
+  retain?: boolean;
 }
 
 /** The custom resource the rendered objects belong to. */
@@ -98,12 +104,13 @@ export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record
  * that are namespaced (cluster-scoped ones have none, and a namespaced owner is invalid for them:
  * https://kubernetes.io/docs/concepts/overview/working-with-objects/owners-dependents/).
  */
-export function topKustomization(owner: Owner): Record<string, unknown> {
+export function topKustomization(owner: Owner, retain = false): Record<string, unknown> {
   const top: Record<string, unknown> = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: ['instance'] };
   if (owner.uid) {
     const value = [ownerReference({ ...owner, uid: owner.uid })];
-    top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value }]) }];
-    // On every object, cluster-scoped ones included: what tells this owner's children from a namesake's.
+    if (!retain) top.patches = [{ target: { namespace: owner.namespace }, patch: stringify([{ op: 'add', path: '/metadata/ownerReferences', value }]) }];
+    // On every object, cluster-scoped and retained ones included: what tells this owner's children from a
+    // namesake's, and which owner a retained object's events wake.
     top.commonAnnotations = { [OWNER_UID_ANNOTATION]: owner.uid };
   }
   return top;
@@ -144,7 +151,7 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
     for (const [i, patch] of (spec.patches ?? []).entries()) await fse.writeFile(path.join(instance, patchFile(i)), stringify(patch));
     for (const [name, text] of Object.entries(spec.files ?? {})) await fse.writeFile(path.join(instance, safeFileName(name)), text, { mode: 0o600 });
     await fse.writeFile(path.join(instance, 'kustomization.yaml'), stringify(instanceKustomization(spec, owner)));
-    await fse.writeFile(path.join(dir, 'kustomization.yaml'), stringify(topKustomization(owner)));
+    await fse.writeFile(path.join(dir, 'kustomization.yaml'), stringify(topKustomization(owner, spec.retain)));
   } catch (err) {
     if (!opts.into) await remove();
     throw err;

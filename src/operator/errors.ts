@@ -20,6 +20,22 @@ export class TemporaryError extends Error {
   }
 }
 
+/**
+ * Not a failure: the step waits for something outside it (a Job to finish). The object shows Ready=False with
+ * `reason` and Reconciling=True; one Normal Event says the wait began; the step runs again after `delayMs`, or
+ * sooner when a child's event wakes the object. No backoff grows and no retry is counted.
+ */
+export class WaitingError extends Error {
+  override name = 'WaitingError';
+  readonly delayMs: number;
+  readonly reason: string;
+  constructor(message: string, delayMs: number, reason = 'Waiting') {
+    super(message);
+    this.delayMs = delayMs;
+    this.reason = reason;
+  }
+}
+
 /** Do not retry until the object changes; `reason` becomes the Ready condition's reason. */
 export class PermanentError extends Error {
   override name = 'PermanentError';
@@ -47,7 +63,7 @@ export class StepError extends Error {
 }
 
 // Errors are told apart by name, not by class: an operator module may import its own copy of kustomate.
-const REASONED = new Set(['TemporaryError', 'PermanentError', 'KubectlError', 'BuildError', 'HandlerTimeoutError', 'StepError']);
+const REASONED = new Set(['TemporaryError', 'PermanentError', 'WaitingError', 'KubectlError', 'BuildError', 'HandlerTimeoutError', 'StepError']);
 
 function named(err: unknown, name: string): boolean {
   return err instanceof Error && err.name === name;
@@ -56,6 +72,11 @@ function named(err: unknown, name: string): boolean {
 /** Do not retry until the object changes. */
 export function isPermanent(err: unknown): err is PermanentError {
   return named(err, 'PermanentError');
+}
+
+/** The step waits for something else: not a failure. */
+export function isWaiting(err: unknown): err is WaitingError {
+  return named(err, 'WaitingError');
 }
 
 /** Retry after the delay it carries, if it carries one. */

@@ -146,6 +146,12 @@ export interface OperatorOptions {
   drift?: DriftMode;
   /** How long children may take to become healthy after an apply before Ready says HealthCheckFailed (default 5 min). */
   healthTimeoutMs?: number;
+  /**
+   * Spec fields that hold secrets (`spec.password`): status never holds their values. The last-handled record keeps
+   * a digest of each (`secretDigest(uid, value)`), so a change is still seen, and update handlers get that digest
+   * as the old and new value; `ctx.spec` holds the real value.
+   */
+  secretFields?: string[];
 }
 
 const ID = /^[a-z][a-z0-9_]*$/;
@@ -175,6 +181,7 @@ export class Operator<Spec = Record<string, unknown>> {
   readonly basesDir: string | undefined;
   readonly drift: DriftMode | undefined;
   readonly healthTimeoutMs: number | undefined;
+  readonly secretFields: readonly string[];
   /** Health rules of this operator, by `Kind` or `group/Kind`. */
   readonly healthChecks: Record<string, (obj: KubeObject) => Health | undefined> = {};
   readonly steps: Step<Spec>[] = [];
@@ -189,6 +196,9 @@ export class Operator<Spec = Record<string, unknown>> {
     this.drift = opts.drift;
     checkDelay('healthTimeoutMs', opts.healthTimeoutMs);
     this.healthTimeoutMs = opts.healthTimeoutMs;
+    const badField = (opts.secretFields ?? []).find((f) => !/^spec(\.[^.]+)+$/.test(f));
+    if (badField !== undefined) throw new Error(`secretFields: "${badField}" must be a field under spec, such as spec.password`);
+    this.secretFields = [...(opts.secretFields ?? [])];
   }
 
   private checkId(id: string): void {

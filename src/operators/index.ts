@@ -5,9 +5,10 @@ import { isOperator, type Operator } from '../operator/operator.ts';
 import { database } from './database/index.ts';
 import { databasetable } from './databasetable/index.ts';
 import { gordon } from './gordon/index.ts';
+import { mysql } from './mysql/index.ts';
 import { sample } from './sample/index.ts';
 
-export const OPERATORS: ReadonlyMap<string, Operator<any>> = new Map<string, Operator<any>>([sample, database, gordon, databasetable].map((op) => [op.name, op]));
+export const OPERATORS: ReadonlyMap<string, Operator<any>> = new Map<string, Operator<any>>([sample, database, gordon, mysql, databasetable].map((op) => [op.name, op]));
 
 export class UnknownOperatorError extends Error {
   override name = 'UnknownOperatorError';

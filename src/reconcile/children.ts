@@ -59,12 +59,15 @@ export interface Drift {
   changes: Array<{ manager: string; fields: string[] }>;
 }
 
+/** A batch/v1 Job: one run, which may be removed once it finished. */
+export const isJob = (e: InventoryEntry): boolean => e.kind === 'Job' && e.apiVersion.startsWith('batch/');
+
 /**
  * Whether a child differs from what kustomate applied: gone, or a field kustomate set now belongs to someone else.
  * A Job that is gone is not drift: a Job is one run, and may be removed once it finished (ttlSecondsAfterFinished).
  */
 export function driftOf(e: InventoryEntry, live: KubeObject | undefined): Drift | undefined {
-  if (!live) return e.kind === 'Job' && e.apiVersion.startsWith('batch/') ? undefined : { entry: e, deleted: true, changes: [] };
+  if (!live) return isJob(e) ? undefined : { entry: e, deleted: true, changes: [] };
   if (e.fields === undefined || ownFieldsDigest(live) === e.fields) return undefined;
   return { entry: e, deleted: false, live, changes: changedBy(live) };
 }
@@ -101,10 +104,14 @@ export interface ChildOwner {
  * objects) or the owner-uid annotation (cluster-scoped ones, which cannot reference a namespaced owner).
  */
 export function ownedBy(live: KubeObject, owner: ChildOwner): boolean {
-  const label = ownerLabels(owner).owner[OWNER_LABEL];
-  if (live.metadata.labels?.[OWNER_LABEL] !== label) return false;
+  if (!labelledFor(live, owner)) return false;
   if (live.metadata.namespace) return (live.metadata.ownerReferences ?? []).some((r) => r.uid === owner.uid);
   return live.metadata.annotations?.[OWNER_UID_ANNOTATION] === owner.uid;
+}
+
+/** Whether a live object carries this owner's label: all a retained object (one that outlives its owner) has. */
+export function labelledFor(live: KubeObject, owner: ChildOwner): boolean {
+  return live.metadata.labels?.[OWNER_LABEL] === ownerLabels(owner).owner[OWNER_LABEL];
 }
 
 /**

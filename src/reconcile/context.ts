@@ -10,6 +10,8 @@ export { ownerOf };
 export interface ContextDeps extends KustomizeDeps {
   api: Api;
   logger: Logger;
+  /** Told of what a handler's `ctx.kustomize.apply` applied (retained objects aside), for its inventory. */
+  record?: ((objects: KubeObject[]) => void) | undefined;
 }
 
 export function handlerContext(
@@ -33,7 +35,11 @@ export function handlerContext(
     api: deps.api,
     adopt: (child) => adopt(obj, child),
     kustomize: {
-      apply: (spec) => guardedApply(deps, spec, obj, signal),
+      apply: async (spec) => {
+        const output = await guardedApply(deps, spec, obj, signal);
+        if (!spec.retain) deps.record?.(output.objects);
+        return output;
+      },
       delete: (spec) => guardedDelete(deps, spec, obj, signal),
     },
     signal,

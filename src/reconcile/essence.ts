@@ -2,6 +2,7 @@
 // last-handled one, which is kept in status so it is committed together with the Ready it describes.
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/api.ts';
+import { secretDigest } from '../operator/digest.ts';
 import type { DiffEntry, Essence } from '../operator/operator.ts';
 import { sameJson, sortKeys } from './json.ts';
 
@@ -10,18 +11,38 @@ export const LEGACY_ANNOTATION = 'kustomate.io/last-handled-configuration';
 /** Above this size only a digest is kept; update handlers then get no `old`. */
 export const MAX_ESSENCE_BYTES = 64 * 1024;
 
-const NOISY_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration'];
+/** Annotations that say nothing about what to do: kubectl's own copy of the object, and kustomate 0.1's record. */
+const NOISY_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration', LEGACY_ANNOTATION];
 
-export function essenceOf(obj: KubeObject): Essence {
-  const annotations = Object.fromEntries(
-    Object.entries(obj.metadata.annotations ?? {}).filter(([k]) => !k.startsWith('kustomate.io/') && !NOISY_ANNOTATIONS.includes(k)),
-  );
+/** A copy of the spec with the value at each secret field (`spec.a.b`) replaced by its digest. */
+function hideSecrets(spec: unknown, secretFields: readonly string[], uid: string): unknown {
+  if (secretFields.length === 0 || !spec || typeof spec !== 'object') return spec;
+  const copy = structuredClone(spec) as Record<string, unknown>;
+  for (const field of secretFields) {
+    const path = field.split('.').slice(1);
+    const last = path.pop();
+    let parent: unknown = copy;
+    for (const key of path) parent = parent && typeof parent === 'object' && !Array.isArray(parent) ? (parent as Record<string, unknown>)[key] : undefined;
+    if (last && parent && typeof parent === 'object' && !Array.isArray(parent) && Object.hasOwn(parent, last)) {
+      const holder = parent as Record<string, unknown>;
+      holder[last] = secretDigest(uid, holder[last]);
+    }
+  }
+  return copy;
+}
+
+/**
+ * What the handlers react to: spec, labels and annotations. Each of `secretFields` (dotted paths such as
+ * `spec.password`) holds a digest of its value instead, so the record kept in status never holds it.
+ */
+export function essenceOf(obj: KubeObject, secretFields: readonly string[] = []): Essence {
+  const annotations = Object.fromEntries(Object.entries(obj.metadata.annotations ?? {}).filter(([k]) => !NOISY_ANNOTATIONS.includes(k)));
   const labels = obj.metadata.labels ?? {};
   const metadata: Essence['metadata'] = {};
   if (Object.keys(labels).length) metadata.labels = labels;
   if (Object.keys(annotations).length) metadata.annotations = annotations;
   const essence: Essence = {};
-  if (obj.spec !== undefined) essence.spec = obj.spec;
+  if (obj.spec !== undefined) essence.spec = hideSecrets(obj.spec, secretFields, obj.metadata.uid ?? '');
   if (Object.keys(metadata).length) essence.metadata = metadata;
   return sortKeys(essence) as Essence;
 }

@@ -6,7 +6,7 @@ import type { KubectlRunner } from '../kubectl/runner.ts';
 import type { KustomizeSpec, Owner } from '../kustomize/workdir.ts';
 import { PermanentError, TemporaryError, isPermanent } from '../operator/errors.ts';
 import type { HandlerContext, HandlerResult, RegisteredKustomization } from '../operator/operator.ts';
-import { deleteChild, loadChild, ownedBy, type ChildOwner, type ChildrenDeps } from './children.ts';
+import { deleteChild, labelledFor, loadChild, ownedBy, type ChildOwner, type ChildrenDeps } from './children.ts';
 import { describeEntry, type InventoryEntry } from './inventory.ts';
 
 /** build: the operator's spec for this object. A builder that throws a plain error is a bad object, not a retry. */
@@ -40,15 +40,15 @@ export const childOwner = (obj: KubeObject): ChildOwner => ({ apiVersion: obj.ap
 export const NOT_OWNED_RETRY_MS = 5 * 60_000;
 
 /**
- * own: every rendered object that already exists must be this owner's (owner label and reference); one that is
- * someone else's stops the apply before it touches anything (NotOwned), stays untouched, and is looked at again
- * only every few minutes: no busy loop of renders.
+ * own: every rendered object that already exists must be this owner's (owner label and reference; the label alone
+ * for retained objects, which a namesake takes over); one that is someone else's stops the apply before it touches
+ * anything (NotOwned), stays untouched, and is looked at again only every few minutes: no busy loop of renders.
  */
-async function ensureOwned(children: ChildrenDeps, rendered: KubeObject[], owner: ChildOwner): Promise<void> {
+async function ensureOwned(children: ChildrenDeps, rendered: KubeObject[], owner: ChildOwner, retain: boolean): Promise<void> {
   const foreign: string[] = [];
   for (const obj of rendered) {
     const live = await loadChild(children, identity(obj));
-    if (live && !ownedBy(live, owner)) foreign.push(describeEntry(identity(obj)));
+    if (live && !(retain ? labelledFor(live, owner) : ownedBy(live, owner))) foreign.push(describeEntry(identity(obj)));
   }
   if (foreign.length) {
     const one = foreign.length === 1;
@@ -67,7 +67,7 @@ function envOf(deps: KustomizeDeps, signal: AbortSignal): KustomizeEnv {
 export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: KubeObject, signal: AbortSignal, before?: () => Promise<void>): Promise<ApplyOutput> {
   const env = envOf(deps, signal);
   return withWorkdir(env, spec, ownerOf(body), async (dir) => {
-    await ensureOwned({ ...deps.children, signal }, await renderIn(env, dir), childOwner(body));
+    await ensureOwned({ ...deps.children, signal }, await renderIn(env, dir), childOwner(body), spec.retain === true);
     await before?.();
     return applyIn(env, dir);
   });

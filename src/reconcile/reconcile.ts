@@ -6,17 +6,17 @@ import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.t
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
 import { scrub } from '../kubectl/scrub.ts';
-import { PermanentError, isPermanent, isTemporary, reasonOf } from '../operator/errors.ts';
-import type { Cause, DriftMode, Operator, Step } from '../operator/operator.ts';
+import { PermanentError, isPermanent, isTemporary, isWaiting, reasonOf, type WaitingError } from '../operator/errors.ts';
+import type { Cause, DriftMode, Health, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
-import { ChildView, describeDrift, driftOf, repaired, type Drift } from './children.ts';
+import { ChildView, describeDrift, driftOf, isJob, repaired, type Drift } from './children.ts';
 import { findCondition, type Condition, type Verdict } from './conditions.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
 import { encodeEssence, essenceOf, lastHandled } from './essence.ts';
 import type { EventInfo, EventRecorder } from './events.ts';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.ts';
 import { runAttempt } from './handlers.ts';
-import { healthOf } from './health.ts';
+import { healthOf } from '../operator/health.ts';
 import { describeEntry, readInventory, type Inventory, type InventoryEntry } from './inventory.ts';
 import { sameJson } from './json.ts';
 import { gate, readProgress, tokenDigest, type Progress } from './progress.ts';
@@ -145,7 +145,7 @@ export class Reconciler {
 
   /** The object exists and is not being deleted: bring the world to its spec. */
   private async sync(loaded: KubeObject): Promise<number | undefined> {
-    const essence = essenceOf(loaded);
+    const essence = essenceOf(loaded, this.operator.secretFields);
     const desired = encodeEssence(essence);
     const progress = readProgress(loaded);
 
@@ -163,7 +163,7 @@ export class Reconciler {
     const last = lastHandled(obj);
     const inventory = readInventory(obj);
     const children = this.children(inventory);
-    this.deps.onChildren?.(children);
+    this.deps.onChildren?.(this.tracked(inventory));
     const view = new ChildView(this.childrenDeps);
 
     // plan, with drift: children deleted or changed by hand since the last apply.
@@ -188,9 +188,17 @@ export class Reconciler {
     return this.settle(obj, desired, progress, inventory, view, outcome, cause, this.driftMode === 'warn' ? drifted : []);
   }
 
-  /** The children of the operator's current kustomize specs (an inventory of a spec it no longer has is only pruned). */
+  /**
+   * The children of the operator's current kustomize specs, which a repair re-applies (an inventory of a spec it no
+   * longer has is only pruned).
+   */
   private children(inventory: Inventory): InventoryEntry[] {
     return this.operator.kustomizations().flatMap((k) => inventory[k.id] ?? []);
+  }
+
+  /** Every child watched and judged for health: the kustomize specs', and what handlers applied themselves. */
+  private tracked(inventory: Inventory): InventoryEntry[] {
+    return this.operator.steps.flatMap((s) => inventory[s.id] ?? []);
   }
 
   private validate(obj: KubeObject): string[] {
@@ -239,7 +247,7 @@ export class Reconciler {
     cause: Cause | undefined,
     drifted: Drift[],
   ): Promise<number | undefined> {
-    const health = await this.health(this.children(inventory), view);
+    const health = await this.health(this.tracked(inventory), view);
     const now = this.deps.now();
     const recorded = Date.parse(String((obj.status?.kustomate as { progressingSince?: unknown } | undefined)?.progressingSince ?? ''));
     // The health clock starts at an apply, or when children stop being healthy.
@@ -271,11 +279,11 @@ export class Reconciler {
     return healthWait === undefined ? next : Math.min(next ?? Infinity, healthWait);
   }
 
-  /** The Ready message when nothing was applied: the one already there, else the last apply's output. */
+  /** The Ready message when nothing was applied: the one already there, else what the steps said last. */
   private restingMessage(obj: KubeObject): string {
     const ready = findCondition(obj.status, 'Ready');
     if (ready?.status === 'True') return ready.message;
-    const last = Object.fromEntries(this.operator.kustomizations().map((k) => [k.id, obj.status?.[k.id]]));
+    const last = Object.fromEntries(this.operator.steps.map((s) => [s.id, obj.status?.[s.id]]));
     return summary(last) || 'up to date';
   }
 
@@ -299,7 +307,7 @@ export class Reconciler {
     const unhealthy: Array<{ entry: InventoryEntry; message: string; failed: boolean }> = [];
     for (const entry of children) {
       const live = await view.get(entry);
-      const h = live ? healthOf(live, this.operator.healthChecks) : { healthy: false, message: 'does not exist' };
+      const h = live ? healthOf(live, this.operator.healthChecks) : goneHealth(entry);
       if (!h.healthy) unhealthy.push({ entry, message: h.message, failed: h.failed === true });
     }
     const named = unhealthy.slice(0, 3).map((u) => `${describeEntry(u.entry)}: ${u.message}`);
@@ -320,6 +328,7 @@ export class Reconciler {
   ): Promise<number | undefined> {
     // Cancelled by shutdown or a lost lease: another process (or the next start) does this again; say nothing.
     if (this.cancelled) return undefined;
+    if (isWaiting(failure)) return this.wait(obj, outcome, failure, step, inventory);
     let error = failure;
     const digest = tokenDigest(token);
     const state: Progress = progress?.token === digest ? { ...progress, cause } : { token: digest, attempt: 0, notBefore: 0, permanent: false, cause };
@@ -345,6 +354,25 @@ export class Reconciler {
       events: [...outcome.events, { type: 'Warning', reason, message }],
     });
     return delay;
+  }
+
+  /**
+   * A step waits for something else: Ready=False with the wait's reason, Reconciling=True, a Normal Event when the
+   * wait begins. The retry state is left alone, so a child's event may wake the object before the delay is up.
+   */
+  private async wait(obj: KubeObject, outcome: StepsOutcome, waiting: WaitingError, step: Step | undefined, inventory: Inventory | undefined): Promise<number> {
+    const text = scrub(waiting.message);
+    const message = step && !text.startsWith(`${step.id}:`) ? `${step.id}: ${text}` : text;
+    const began = findCondition(obj.status, 'Ready')?.reason !== waiting.reason;
+    this.log(obj).info({ reason: waiting.reason, handler: step?.id, retryInMs: waiting.delayMs }, message);
+    await this.report(obj, {
+      generation: obj.metadata.generation,
+      verdict: { ready: false, reason: waiting.reason, message, next: 'progress' },
+      results: outcome.results,
+      ...(inventory ? { inventory } : {}),
+      events: [...outcome.events, ...(began ? [{ type: 'Normal' as const, reason: waiting.reason, message }] : [])],
+    });
+    return waiting.delayMs;
   }
 
   /** report: the one status write of this reconcile, then its Events; with `timers`, due timers add their results. */
@@ -380,11 +408,13 @@ export class Reconciler {
   private async finalize(obj: KubeObject): Promise<number | undefined> {
     if (!hasFinalizer(obj)) return this.forget(obj.metadata.uid ?? '');
     const progress = readProgress(obj);
-    const token = deleteToken(encodeEssence(essenceOf(obj)));
+    const token = deleteToken(encodeEssence(essenceOf(obj, this.operator.secretFields)));
     const wait = gate(progress, token, this.deps.now());
     if (wait.wait === 'never') return undefined;
     if (typeof wait.wait === 'number') return wait.wait;
     const inventory = readInventory(obj);
+    // Watched, so the children going wake the object (after a restart, nothing else may have started their watch).
+    this.deps.onChildren?.(this.tracked(inventory));
     const out = await this.steps.remove(obj, failuresOf(progress, token), inventory, this.log(obj));
     if (out.failure) return this.fail(obj, token, 'delete', progress, out, out.failure.error, out.failure.step, inventory);
     if (this.cancelled) return undefined;
@@ -402,6 +432,14 @@ export class Reconciler {
 /** How often the state behind `token` has failed so far (0 when the recorded failures are of another state). */
 function failuresOf(progress: Progress | undefined, token: string): number {
   return progress?.token === tokenDigest(token) ? progress.attempt : 0;
+}
+
+/**
+ * A child that is gone: not healthy, but a Job, which is one run and may be removed once it finished
+ * (ttlSecondsAfterFinished: https://kubernetes.io/docs/concepts/workloads/controllers/ttlafterfinished/).
+ */
+function goneHealth(entry: InventoryEntry): Health {
+  return isJob(entry) ? { healthy: true, message: 'gone' } : { healthy: false, message: 'does not exist' };
 }
 
 /** Each step's `message`, for the Ready condition. */

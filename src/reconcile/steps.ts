@@ -8,7 +8,7 @@ import { deleteChild, loadChild, type ChildOwner, type ChildrenDeps, type ChildV
 import { handlerContext, type ContextDeps } from './context.ts';
 import type { EventInfo } from './events.ts';
 import { fieldChange, passesFilters, runAttempt } from './handlers.ts';
-import { describeEntry, entryOf, stale, type Inventory, type InventoryEntry } from './inventory.ts';
+import { describeEntry, entryOf, sameChild, stale, type Inventory, type InventoryEntry } from './inventory.ts';
 import { applyKustomization } from './kustomization.ts';
 
 /** What the steps of one reconcile did, before it is reported. */
@@ -63,7 +63,7 @@ export class Steps {
       if (!extra) continue;
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
-        const run = await this.attempt(step, obj, cause, retry, extra, log);
+        const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view));
         if (run.result && typeof run.result === 'object') out.results[step.id] = run.result;
         if (run.applied) {
           applied = true;
@@ -86,16 +86,35 @@ export class Steps {
     return out;
   }
 
-  /** Inventory lists of kustomize specs the operator no longer has (removed or renamed). */
+  /** Inventory lists of steps the operator no longer has (removed or renamed). */
   orphans(inventory: Inventory): string[] {
-    const registered = new Set(this.deps.operator.kustomizations().map((k) => k.id));
+    const registered = new Set(this.deps.operator.steps.map((s) => s.id));
     return Object.keys(inventory).filter((id) => !registered.has(id));
   }
 
   /**
+   * What a handler applies itself (`ctx.kustomize.apply`) becomes its inventory: the first apply of an attempt
+   * replaces the list, later ones add to it. Those children are watched and must be healthy for Ready, and they are
+   * deleted with the object; what an earlier attempt applied is left to the garbage collector (ownerReferences).
+   */
+  private recorder(step: Step, inventory: Inventory, view: ChildView | undefined): ((objects: KubeObject[]) => void) | undefined {
+    if (step.kind !== 'handler') return undefined;
+    let first = true;
+    return (objects) => {
+      const entries = objects.map(entryOf);
+      const kept = first ? [] : (inventory[step.id] ?? []).filter((e) => !entries.some((n) => sameChild(n, e)));
+      inventory[step.id] = [...kept, ...entries];
+      first = false;
+      objects.forEach((o) => view?.applied(o));
+      this.deps.onChildren?.(entries);
+    };
+  }
+
+  /**
    * The delete steps, in reverse order of registration: a kustomize spec deletes what its inventory holds, only
-   * this object's children, and waits until they are gone; inventories of specs the operator no longer has first.
-   * (`kubectl delete -k` would delete every rendered object, someone else's included: it ignores a label selector.)
+   * this object's children, and waits until they are gone; inventories of steps the operator no longer has first,
+   * what handlers applied themselves last. (`kubectl delete -k` would delete every rendered object, someone else's
+   * included: it ignores a label selector.)
    */
   async remove(obj: KubeObject, retry: number, inventory: Inventory, log: Logger): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
@@ -110,9 +129,17 @@ export class Steps {
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
         let result: HandlerResult;
-        if (step.kind === 'handler') ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log));
+        if (step.kind === 'handler') ({ result } = await this.attempt(step, obj, 'delete', retry, {}, log, this.recorder(step, inventory, undefined)));
         else result = { message: (await this.deleteInventory(obj, step.id, inventory, log, 'DeleteFailed', true)).map((d) => `${d} deleted`).join('\n') };
         out.events.push({ type: 'Normal', reason: 'Deleted', message: `${step.id} succeeded${messageOf(result) ? `: ${messageOf(result)}` : ''}` });
+      } catch (error) {
+        out.failure = { error, step };
+        return out;
+      }
+    }
+    for (const step of this.deps.operator.steps.filter((s) => s.kind === 'handler' && s.id in inventory)) {
+      try {
+        await this.deleteInventory(obj, step.id, inventory, log, 'DeleteFailed', true);
       } catch (error) {
         out.failure = { error, step };
         return out;
@@ -138,6 +165,7 @@ export class Steps {
     retry: number,
     extra: Partial<HandlerContext<any>>,
     log: Logger,
+    record?: (objects: KubeObject[]) => void,
   ): Promise<{ result: HandlerResult; applied?: KubeObject[] }> {
     const started = performance.now();
     const options = step.kind === 'handler' ? step.options : {};
@@ -146,7 +174,7 @@ export class Steps {
     try {
       const run = await runAttempt(
         async (signal): Promise<{ result: HandlerResult; applied?: KubeObject[] }> => {
-          const ctx = handlerContext({ ...this.deps.context, logger: log }, obj, cause, retry, signal, extra);
+          const ctx = handlerContext({ ...this.deps.context, logger: log, record }, obj, cause, retry, signal, extra);
           if (step.kind === 'handler') return { result: await step.fn(ctx) };
           return applyKustomization(this.deps.context, step, ctx);
         },

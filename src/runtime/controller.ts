@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
-import { OWNER_KIND_LABEL, ownerKindLabelValue } from '../kustomize/labels.ts';
+import { INSTANCE_LABEL, OWNER_KIND_LABEL, OWNER_UID_ANNOTATION, ownerKindLabelValue } from '../kustomize/labels.ts';
 import type { DriftMode, Operator } from '../operator/operator.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import type { InventoryEntry } from '../reconcile/inventory.ts';
@@ -40,12 +40,20 @@ function keyOf(operator: string, obj: { namespace?: string | undefined; name: st
 
 const objectKey = (operator: string, obj: KubeObject) => keyOf(operator, obj.metadata);
 
-/** The owner a child belongs to: its controller ownerReference to the operator's kind (namespaced children only). */
+/**
+ * The owner a child belongs to (namespaced children only): its controller ownerReference to the operator's kind,
+ * or, for a retained child (one that outlives its owner, so it has no ownerReference), the owner it names in its
+ * instance label and owner-uid annotation. The child watch selects on the owner-kind label, so the kind is right.
+ */
 export function ownerKey(operator: Operator<any>, child: KubeObject): string | undefined {
   const { group, version, kind } = operator.resource;
-  const ref = (child.metadata.ownerReferences ?? []).find((r) => r.controller === true && r.kind === kind && r.apiVersion === `${group}/${version}`);
-  if (!ref || !child.metadata.namespace) return undefined;
-  return keyOf(operator.name, { namespace: child.metadata.namespace, name: String(ref.name), uid: String(ref.uid) });
+  const { namespace, ownerReferences, labels, annotations } = child.metadata;
+  if (!namespace) return undefined;
+  const ref = (ownerReferences ?? []).find((r) => r.controller === true && r.kind === kind && r.apiVersion === `${group}/${version}`);
+  if (ref) return keyOf(operator.name, { namespace, name: String(ref.name), uid: String(ref.uid) });
+  const name = labels?.[INSTANCE_LABEL];
+  const uid = annotations?.[OWNER_UID_ANNOTATION];
+  return name && uid ? keyOf(operator.name, { namespace, name, uid }) : undefined;
 }
 
 /** The uid part of a queue key. */

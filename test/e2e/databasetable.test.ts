@@ -297,7 +297,7 @@ describe('npm start and the DatabaseTable operator', () => {
     try {
       const without = await start({ KUSTOMATE_CACHE: empty });
       expect(without.exitCode, without.all).toBe(0);
-      expect(operators(without.all!)).toEqual(['sample', 'database', 'gordon']);
+      expect(operators(without.all!)).toEqual(['sample', 'database', 'gordon', 'mysql']);
       expect(without.all).toContain('run npm run postgres:up (or set DATABASE_URL)');
     } finally {
       await fs.rm(empty, { recursive: true, force: true });

@@ -62,6 +62,10 @@ export async function createNamespace(prefix: string): Promise<string> {
  */
 export async function deleteNamespace(name: string) {
   await k(['delete', 'namespace', name, '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
+  // Volumes kustomate made for claims in it (a MySQL's backups outlive it, by design) would stay Released for good.
+  const volumes = await getJson<{ items: any[] }>(['persistentvolumes', '-l', 'app.kubernetes.io/managed-by=kustomate']);
+  const left = (volumes?.items ?? []).filter((v) => v.spec.claimRef?.namespace === name).map((v) => v.metadata.name as string);
+  if (left.length) await k(['delete', 'persistentvolumes', ...left, '--ignore-not-found', '--wait=false'], { reject: false });
 }
 
 export interface OperatorProcess {

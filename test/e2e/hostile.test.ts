@@ -10,7 +10,7 @@ import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, re
 
 const CORPUS = 'test/e2e/fixtures/bad-input';
 const EXPECT = 'bad-input.kustomate.io/expect';
-const PLURAL: Record<string, string> = { Sample: 'samples', Database: 'databases', Gordon: 'gordons', DatabaseTable: 'databasetables' };
+const PLURAL: Record<string, string> = { Sample: 'samples', Database: 'databases', Gordon: 'gordons', MySQL: 'mysqls', DatabaseTable: 'databasetables' };
 
 interface Case {
   file: string;
@@ -57,7 +57,7 @@ describe('hostile input', () => {
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-hostile-'));
     await fs.writeFile(path.join(dir, 'rules.json'), '[]');
     await applyObjects(...foreign(ns));
-    operator = startOperator(['--namespace', ns, '--kubectl', path.resolve('test/e2e/fixtures/fault-kubectl.mjs'), 'sample', 'database', 'gordon', 'databasetable'], {
+    operator = startOperator(['--namespace', ns, '--kubectl', path.resolve('test/e2e/fixtures/fault-kubectl.mjs'), 'sample', 'database', 'gordon', 'mysql', 'databasetable'], {
       REAL_KUBECTL: KUBECTL,
       FAULT_RULES: path.join(dir, 'rules.json'),
       FAULT_JOURNAL: path.join(dir, 'journal.jsonl'),

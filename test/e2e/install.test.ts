@@ -58,22 +58,26 @@ describe('the kustomate install base', () => {
     expect(r.stderr).toContain('cannot set blockOwnerDeletion');
   });
 
-  it('lets the operator, as its ServiceAccount, lead and reconcile a Sample, a mysql Database, a Gordon and a DatabaseTable, and delete them', async () => {
+  it('lets the operator, as its ServiceAccount, lead and reconcile a Sample, a mysql Database, a Gordon, a MySQL and a DatabaseTable, and delete them', async () => {
     await waitFor('leader', async () => (await getJson(['lease', 'e2e-install', '-n', 'kustomate-system']))?.spec?.holderIdentity?.includes(`_${operator.proc.pid}_`), 30_000);
     await applyObjects(
       { apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: 's', namespace: ns }, spec: { count: 1 } },
       { apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name: 'd', namespace: ns }, spec: { type: 'mysql' } },
       { apiVersion: 'operator.prgcont.cz/v1', kind: 'Gordon', metadata: { name: 'g', namespace: ns }, spec: { gordon: { replicas: 1 } } },
+      { apiVersion: 'otus.homework/v1', kind: 'MySQL', metadata: { name: 'm', namespace: ns }, spec: { image: 'mysql:5.7', database: 'otus-database', password: 'otuspassword', storage_size: '1Gi' } },
       { apiVersion: 'kopf.demo/v1', kind: 'DatabaseTable', metadata: { name: 't', namespace: ns }, spec: { tableName: `e2e_install_${ns.split('-').at(-1)}`, columns: [{ ID: 'integer' }], primaryKey: 'ID' } },
     );
-    for (const [kind, name] of [['sample', 's'], ['database', 'd'], ['gordon', 'g'], ['databasetable', 't']] as const) {
+    for (const [kind, name] of [['sample', 's'], ['database', 'd'], ['gordon', 'g'], ['mysql', 'm'], ['databasetable', 't']] as const) {
       await waitFor(`${kind} ${name} Ready`, async () => readyCondition(await getJson([kind, name, '-n', ns]))?.status === 'True', 60_000);
     }
     const database = await getJson(['database', 'd', '-n', ns]);
     expect((await getJson(['secret', `d-mysql-root-${database.metadata.uid.slice(0, 8)}`, '-n', ns])).metadata.ownerReferences[0].uid).toBe(database.metadata.uid);
-    for (const [kind, name] of [['database', 'd'], ['sample', 's'], ['gordon', 'g'], ['databasetable', 't']] as const) {
+    for (const [kind, name] of [['database', 'd'], ['sample', 's'], ['gordon', 'g'], ['mysql', 'm'], ['databasetable', 't']] as const) {
       await k(['delete', kind, name, '-n', ns, '--timeout=60s']);
     }
+    // The MySQL was backed up first, as this ServiceAccount: the backup Job and claim outlive it.
+    const backup = await getJson(['pvc', 'backup-m-pvc', '-n', ns]);
+    expect(backup.metadata.annotations['kustomate.io/last-backup']).toMatch(/^backup-m-/);
     expect(await getJson(['pod', 'd-mysql', '-n', ns])).toBeUndefined();
     expect(await getJson(['deployment', 's-demo-deploy', '-n', ns])).toBeUndefined();
   });

@@ -73,6 +73,18 @@ describe('lab scripts', () => {
     expect(await getJson(['gordon', 'gordoncluster', '-n', 'demo'])).toBeUndefined();
   });
 
+  it('step 6 runs the MySQL operator: useless_data refused, created without restore-job, backed up on delete, restored, password changed', async () => {
+    const r = await runStep('lab/06-mysql/run.sh');
+    expect(r.exitCode, r.all).toBe(0);
+    expect(r.all).toContain('unknown field "spec.useless_data"');
+    expect(r.all).toContain('mysql-instance created without restore-job');
+    expect(r.all).toContain('mysql-instance created with restore-job');
+    expect(r.all).toMatch(/root password changed by Job password-mysql-instance-/);
+    expect(r.all).toMatch(/job.batch\/backup-mysql-instance-\S+\s+Complete/);
+    expect(await getJson(['mysql', 'mysql-instance', '-n', 'demo'])).toBeUndefined();
+    expect(await getJson(['pvc', 'backup-mysql-instance-pvc', '-n', 'demo'])).toBeUndefined();
+  });
+
   it('step 7 runs the DatabaseTable operator on PostgreSQL: the seed table created, a column added, a removal refused and healed, dropped', async () => {
     // No DATABASE_URL: the script starts (here: reuses) the project's local PostgreSQL, as on a fresh clone.
     const r = await runStep('lab/07-databasetable/run.sh', { DATABASE_URL: '' });

@@ -4,7 +4,7 @@ import type { KubeObject } from '../../src/kube/api.ts';
 import { Operator } from '../../src/operator/operator.ts';
 import { driftOf, describeDrift, ownedBy } from '../../src/reconcile/children.ts';
 import { ownerKey } from '../../src/runtime/controller.ts';
-import { healthOf } from '../../src/reconcile/health.ts';
+import { healthOf } from '../../src/operator/health.ts';
 import { entryOf } from '../../src/reconcile/inventory.ts';
 import { changedBy, fieldPaths, ownFieldsDigest } from '../../src/reconcile/managed-fields.ts';
 
@@ -47,6 +47,14 @@ describe('managedFields', () => {
     expect(ownerKey(op, child({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1', controller: true }))).toBe(JSON.stringify(['sample', 'demo', 'obj', 'u1']));
     expect(ownerKey(op, child({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', name: 'obj', uid: 'u1' }))).toBeUndefined();
     expect(ownerKey(op, child({ apiVersion: 'zalando.org/v1', kind: 'Database', name: 'obj', uid: 'u1', controller: true }))).toBeUndefined();
+  });
+
+  it('wakes the owner a retained child (no ownerReference) names in its instance label and owner-uid annotation', () => {
+    const op = new Operator({ name: 'sample', resource: { group: 'nuvolaris.org', version: 'v1', plural: 'samples', kind: 'Sample' } });
+    const retained = (labels: Record<string, string>, annotations: Record<string, string>) => deploy([], { metadata: { name: 'backup', namespace: 'demo', labels, annotations } });
+    expect(ownerKey(op, retained({ 'app.kubernetes.io/instance': 'obj' }, { 'kustomate.io/owner-uid': 'u1' }))).toBe(JSON.stringify(['sample', 'demo', 'obj', 'u1']));
+    expect(ownerKey(op, retained({ 'app.kubernetes.io/instance': 'obj' }, {}))).toBeUndefined();
+    expect(ownerKey(op, retained({}, { 'kustomate.io/owner-uid': 'u1' }))).toBeUndefined();
   });
 
   it('tells its own children from foreign objects by owner label and ownerReference (owner-uid annotation when cluster-scoped)', () => {

@@ -29,7 +29,7 @@ describe('kustomate command line', () => {
     for (const flag of ['--namespace', '--all-namespaces', '--concurrency', '--kubeconfig', '--context', '--kubectl', '--bases', '--keep-workdirs', '--leader-election', '--health-port', '--log-format', '--grace-period', '--relist-interval', '--database-url']) {
       expect(run.stdout).toContain(flag);
     }
-    expect(run.stdout.replace(/\s+/g, ' ')).toContain('known: sample, database, gordon, databasetable');
+    expect(run.stdout.replace(/\s+/g, ' ')).toContain('known: sample, database, gordon, mysql, databasetable');
   });
 
   it('render writes the work dir into --out and prints what kubectl kustomize renders', async () => {
@@ -75,7 +75,7 @@ describe('kustomate command line', () => {
   });
 
   it('run refuses an unknown operator, conflicting namespace flags and a missing kubeconfig', async () => {
-    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon, databasetable; or a module path');
+    expect((await cli(['run', 'nope'])).stderr).toContain('unknown operator "nope" (known: sample, database, gordon, mysql, databasetable; or a module path');
     const missing = await cli(['run', './no-such-operator.ts']);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/cannot load operator module \.\/no-such-operator\.ts: no such file/);

@@ -7,7 +7,7 @@ import { ApiError, resourcePath, type KubeObject } from '../../src/kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../../src/kubectl/runner.ts';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { ownerLabels } from '../../src/kustomize/labels.ts';
-import { PermanentError, TemporaryError } from '../../src/operator/errors.ts';
+import { PermanentError, TemporaryError, WaitingError } from '../../src/operator/errors.ts';
 import { Operator, type Handler, type HandlerContext } from '../../src/operator/operator.ts';
 import { sample } from '../../src/operators/sample/index.ts';
 import type { Condition } from '../../src/reconcile/conditions.ts';
@@ -41,6 +41,9 @@ function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record
 }
 
 const childPath = (name: string) => `/apis/apps/v1/namespaces/ns/deployments/${name}`;
+const jobPath = (name: string) => `/apis/batch/v1/namespaces/ns/jobs/${name}`;
+/** Where the fake API keeps an applied object: Jobs under batch/v1, anything else as a Deployment. */
+const pathOf = (o: KubeObject) => (o.kind === 'Job' ? jobPath(o.metadata.name) : childPath(o.metadata.name));
 
 /**
  * A kubectl stand-in: renders (`kubectl kustomize`) what it would apply, answers applies from a list of exit codes,
@@ -62,7 +65,7 @@ function fakeKubectl(exits: number[] = [], during?: () => Promise<void>, applied
     await during?.();
     const exitCode = exits.length ? exits.shift()! : 0;
     const objects = exitCode === 0 && args[0] === 'apply' ? (applied ?? defaults)() : [];
-    for (const o of objects) api?.put(childPath(o.metadata.name), o);
+    for (const o of objects) api?.put(pathOf(o), o);
     const result: KubectlResult = {
       command: ['kubectl', ...args],
       exitCode,
@@ -859,5 +862,127 @@ describe('reconcile: nothing foreign touched, nothing secret shown', () => {
     const everything = JSON.stringify({ status: w.current().status, events: w.api.events });
     expect(everything).toContain('is forbidden');
     expect(everything).not.toContain('aHVudGVyMi1UT1BTRUNSRVQtTkVX');
+  });
+});
+
+describe('reconcile: what handlers apply, waits, secret fields', () => {
+  /** A Job as kustomate applies it for object a: owned, labelled, and running until told otherwise. */
+  const job = (name: string, status: Record<string, unknown> = {}): KubeObject => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name,
+      namespace: 'ns',
+      uid: `uid-${name}`,
+      labels: ownerLabels({ apiVersion: 'x.io/v1', kind: 'Thing', name: 'a' }).owner,
+      ownerReferences: [{ apiVersion: 'x.io/v1', kind: 'Thing', name: 'a', uid: 'u', controller: true }],
+    } as KubeObject['metadata'],
+    status,
+  });
+
+  it('records what a handler applies as its inventory, waits for it to be healthy for Ready, and deletes it with the object', async () => {
+    // The first apply is the server's Deployment, the second the handler's Job.
+    const k: FakeKubectl = fakeKubectl([], undefined, () => (k.calls.length <= 1 ? [deployment(operator)] : [job('restore')]));
+    const operator = new Operator({ name: 'o', resource: thing })
+      .kustomize('server', () => ({ base: 'sample' }))
+      .onCreate('restore', async (ctx) => {
+        await ctx.kustomize.apply({ base: 'sample' });
+        return { message: 'restore started' };
+      });
+    const w = world(operator, {}, k);
+    await w.run();
+    expect((w.current().status as any).inventory.restore).toEqual([expect.objectContaining({ kind: 'Job', name: 'restore', namespace: 'ns' })]);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing', message: 'waiting for Job ns/restore: running' });
+    w.api.put(jobPath('restore'), job('restore', { conditions: [{ type: 'Complete', status: 'True' }] }));
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', message: 'deployment.apps/a-demo-deploy serverside-applied\nrestore started' });
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = new Date().toISOString();
+    await w.run();
+    expect(w.api.get(jobPath('restore'))).toBeUndefined();
+    expect(w.current().metadata.finalizers).toEqual([]);
+  });
+
+  it('takes a Job that is gone for a healthy one: it ran, and may have been removed once finished', async () => {
+    const k: FakeKubectl = fakeKubectl([], undefined, () => (k.calls.length <= 1 ? [deployment(operator)] : [job('once')]));
+    const operator = new Operator({ name: 'o', resource: thing })
+      .kustomize('server', () => ({ base: 'sample' }))
+      .onCreate('once', async (ctx) => void (await ctx.kustomize.apply({ base: 'sample' })));
+    const w = world(operator, {}, k);
+    await w.run();
+    expect(cond(w.current(), 'Ready')?.reason).toBe('Progressing');
+    w.api.objects.delete(jobPath('once'));
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('neither records nor owns what a handler applies as retained, and takes an existing one that carries the owner label', async () => {
+    const k = fakeKubectl();
+    const operator = new Operator({ name: 'o', resource: thing }).onCreate('keep', async (ctx) => void (await ctx.kustomize.apply({ base: 'sample', retain: true })));
+    const w = world(operator, {}, k);
+    // Left by an earlier object of the same name: labelled for it, no ownerReference.
+    const left = deployment(operator);
+    delete left.metadata.ownerReferences;
+    w.api.put(childPath('a-demo-deploy'), left);
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(1);
+    expect(cond(w.current(), 'Ready')?.status).toBe('True');
+    expect((w.current().status as any).inventory?.keep).toBeUndefined();
+    // Without the owner label it is someone else's: NotOwned, not applied.
+    delete left.metadata.labels;
+    w.api.put(childPath('a-demo-deploy'), left);
+    const other = world(operator, { metadata: { name: 'a', namespace: 'ns', uid: 'u2' } }, fakeKubectl());
+    other.api.put(childPath('a-demo-deploy'), left);
+    await other.run();
+    expect(cond(other.current(), 'Ready')?.reason).toBe('NotOwned');
+  });
+
+  it('shows a step that waits (WaitingError) as Ready=False with its reason and Reconciling, with one Normal Event and no backoff', async () => {
+    let done = false;
+    const operator = new Operator({ name: 'o', resource: thing }).onDelete('backup', () => {
+      if (!done) throw new WaitingError('waiting for the backup Job', 3_000, 'BackingUp');
+      return { message: 'backed up' };
+    });
+    const w = world(operator, { metadata: { name: 'a', namespace: 'ns', uid: 'u', finalizers: [FINALIZER], deletionTimestamp: new Date().toISOString() } });
+    expect(await w.run()).toBe(3_000);
+    expect(await w.run()).toBe(3_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'BackingUp', message: 'backup: waiting for the backup Job' });
+    expect(cond(w.current(), 'Reconciling')).toMatchObject({ status: 'True', reason: 'Progressing' });
+    expect(cond(w.current(), 'Stalled')?.status).toBe('False');
+    expect(w.api.events.map((e) => `${e.type}/${e.reason}`)).toEqual(['Normal/BackingUp']);
+    expect((w.current().status as any).kustomate?.progress).toBeUndefined();
+    done = true;
+    await w.run();
+    expect(w.current().metadata.finalizers).toEqual([]);
+  });
+
+  it('keeps secret fields out of status: lastHandled holds a digest, and a change is still an update', async () => {
+    const seen: unknown[] = [];
+    const operator = new Operator({ name: 'o', resource: thing, secretFields: ['spec.password'] }).onUpdate('pw', (ctx) => void seen.push([(ctx.old as any).spec.password, (ctx.new as any).spec.password, ctx.spec.password]));
+    const w = world(operator, { spec: { password: 'hunter2' } });
+    await w.run();
+    const recorded = JSON.stringify(w.current().status);
+    expect(recorded).not.toContain('hunter2');
+    expect(recorded).toContain('sha256:');
+    await w.patch({ spec: { password: 'correct horse' } });
+    await w.run();
+    expect(seen).toEqual([[expect.stringMatching(/^sha256:/), expect.stringMatching(/^sha256:/), 'correct horse']]);
+    const [before, after] = (seen as string[][])[0]!;
+    expect(before).not.toBe(after);
+    expect(JSON.stringify(w.current().status)).not.toContain('correct horse');
+    expect(() => new Operator({ name: 'o', resource: thing, secretFields: ['metadata.name'] })).toThrow(/must be a field under spec/);
+  });
+
+  it('retries a permanently failed delete once the user adds an annotation, kustomate.io/ ones included', async () => {
+    const operator = new Operator({ name: 'o', resource: thing }).onDelete('backup', (ctx) => {
+      if (ctx.body.metadata.annotations?.['kustomate.io/skip-backup'] !== 'true') throw new PermanentError('backup failed', 'BackupFailed');
+      return { message: 'skipped' };
+    });
+    const w = world(operator, { metadata: { name: 'a', namespace: 'ns', uid: 'u', finalizers: [FINALIZER], deletionTimestamp: new Date().toISOString() } });
+    await w.run();
+    expect(cond(w.current(), 'Ready')?.reason).toBe('BackupFailed');
+    expect(await w.run()).toBeUndefined();
+    await w.patch({ metadata: { annotations: { 'kustomate.io/skip-backup': 'true' } } });
+    await w.run();
+    expect(w.current().metadata.finalizers).toEqual([]);
   });
 });

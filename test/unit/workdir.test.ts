@@ -101,6 +101,13 @@ describe('kustomize work dir', () => {
     expect(cr.metadata.ownerReferences).toBeUndefined();
   });
 
+  it('gives retained objects (they outlive their owner) no ownerReference, but the owner label and uid annotation', async () => {
+    const [d] = await render({ base: 'sample', retain: true }, owner('r', 'uid-9'));
+    expect(d!.metadata.ownerReferences).toBeUndefined();
+    expect(d!.metadata.labels?.[OWNER_LABEL]).toBe('sample.nuvolaris.org.r');
+    expect(d!.metadata.annotations?.['kustomate.io/owner-uid']).toBe('uid-9');
+  });
+
   it('removes its folder on cleanup, and keeps it when asked', async () => {
     const gone = await createWorkdir({ base: 'sample' }, owner('x'), { basesDir: DEFAULT_BASES_DIR });
     await gone.cleanup();

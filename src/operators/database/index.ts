@@ -6,10 +6,8 @@ import { ApiError, type Api, type KubeObject } from '../../kube/api.ts';
 import type { KustomizeSpec } from '../../kustomize/workdir.ts';
 import { PermanentError } from '../../operator/errors.ts';
 import { Operator, type HandlerContext } from '../../operator/operator.ts';
-import { imageProblems } from './images.ts';
+import { imageProblems } from '../images.ts';
 import { at, nameProblems } from '../validate.ts';
-
-export { allowedImages, setAllowedImages } from './images.ts';
 
 export const DATABASE_TYPES = {
   mongo: { image: 'mongo:4.0', port: 27017 },

@@ -1,5 +1,5 @@
-// Why: a Database's spec.image may only name an image from an allowed repository: whoever can create a Database
-// must not be able to run any image they like (the operator's --allowed-images sets the list).
+// Why: an image in a custom resource's spec (a Database's, a MySQL's) may only come from an allowed repository:
+// whoever can create one must not be able to run any image they like (the operator's --allowed-images sets the list).
 
 /** The seed's two images' repositories. */
 export const DEFAULT_ALLOWED_IMAGES = ['docker.io/library/mongo', 'docker.io/library/mysql'];

@@ -2,7 +2,7 @@
 // (https://github.com/kubernetes-sigs/cli-utils/blob/master/pkg/kstatus/README.md): a Deployment available and
 // updated, a Pod Ready, a Job Complete, a PVC Bound; a Service, or anything else, once it exists.
 import type { KubeObject } from '../kube/api.ts';
-import type { Health } from '../operator/operator.ts';
+import type { Health } from './operator.ts';
 
 /** An operator's own rule for a kind; undefined falls back to the built-in rules. */
 export type HealthCheck = (obj: KubeObject) => Health | undefined;
