@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ApiError, KubeApi } from './kube/api.ts';
 import { connect, type Connection } from './kube/config.ts';
 import { createKubectlRunner } from './kubectl/runner.ts';
+import type { BatchOptions } from './kustomize/batch.ts';
 import { DEFAULT_BASES_DIR } from './kustomize/bases.ts';
 import { createLogger, type LogFormat } from './runtime/logger.ts';
 import { Manager, type LeaderElectionConfig } from './runtime/manager.ts';
@@ -22,7 +23,7 @@ export interface StartOptions {
   /** kubectl binary (default `kubectl` on PATH) and its per-run timeout (default 120 s). */
   kubectl?: string;
   kubectlTimeoutMs?: number;
-  /** Objects reconciled at once (default 4). */
+  /** Objects reconciled at once (default 16). */
   concurrency?: number;
   keepWorkdirs?: boolean;
   /** Periodic relist (default 10 min; 0 turns it off). */
@@ -37,6 +38,8 @@ export interface StartOptions {
   healthTimeoutMs?: number;
   /** Only custom resources matching this label selector (a shard, see shardSelector). */
   labelSelector?: string;
+  /** kubectl processes shared by objects that render and apply at the same time (default on); false: one each. */
+  batch?: BatchOptions | false;
   logger?: Logger;
   logFormat?: LogFormat;
 }
@@ -93,7 +96,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     kubectl,
     operators: opts.operators,
     namespaces: scope,
-    concurrency: opts.concurrency ?? 4,
+    concurrency: opts.concurrency ?? 16,
     basesDir: opts.basesDir ?? DEFAULT_BASES_DIR,
     keepWorkdirs: opts.keepWorkdirs ?? false,
     logger,
@@ -103,6 +106,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     drift: opts.drift,
     healthTimeoutMs: opts.healthTimeoutMs,
     labelSelector: opts.labelSelector,
+    batch: opts.batch,
     ...(opts.health ? { health: opts.health } : {}),
     ...(opts.leaderElection ? { leaderElection: opts.leaderElection } : {}),
   });

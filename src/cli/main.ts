@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
+import { DEFAULT_BATCH } from '../kustomize/batch.ts';
 import { renderCommand } from './render.ts';
 import { UsageError, runCommand } from './run.ts';
 
@@ -44,11 +45,14 @@ program
     new Option('-n, --namespace <ns>', 'watch this namespace; repeat for more; a glob (team-*) or an exclusion (!kube-*) watches cluster-wide and filters; default: all namespaces').argParser(collect),
   )
   .option('-A, --all-namespaces', 'watch all namespaces (the default when no --namespace is given)')
-  .addOption(new Option('--concurrency <n>', 'objects reconciled at once').argParser(positiveInt).default(4))
+  .addOption(new Option('--concurrency <n>', 'objects reconciled at once (their kubectl runs are shared when they meet: see --batch-window)').argParser(positiveInt).default(16))
   .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (else $KUBECONFIG, ~/.kube/config, or the in-cluster service account)'))
   .addOption(new Option('--context <name>', 'kubeconfig context (else the current one)').env('KUSTOMATE_CONTEXT'))
   .addOption(kubectlOption())
   .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
+  .addOption(new Option('--batch-window <ms>', 'how long a work dir waits for others to share its kubectl kustomize and kubectl apply -k (a burst); none when every running reconcile is waiting already').argParser(wholeNumber).default(DEFAULT_BATCH.windowMs))
+  .addOption(new Option('--batch-max <n>', 'the most work dirs one kubectl process takes').argParser(positiveInt).default(DEFAULT_BATCH.max))
+  .option('--no-batch', 'one kubectl process per work dir, never shared')
   .addOption(basesOption())
   .option('--keep-workdirs', 'keep each reconcile\'s temporary kustomize folder, for debugging')
   .addOption(new Option('--relist-interval <seconds>', 'relist everything this often, as a safety net; unchanged objects are not re-applied; 0 turns it off').argParser(wholeNumber).default(600))

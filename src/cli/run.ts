@@ -17,6 +17,10 @@ export interface RunFlags {
   context?: string;
   kubectl: string;
   kubectlTimeout: number;
+  /** false with --no-batch. */
+  batch: boolean;
+  batchWindow: number;
+  batchMax: number;
   bases: string;
   keepWorkdirs?: boolean;
   relistInterval: number;
@@ -80,6 +84,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     context: flags.context,
     kubectl: flags.kubectl,
     kubectlTimeoutMs: flags.kubectlTimeout * 1000,
+    batch: flags.batch ? { windowMs: flags.batchWindow, max: flags.batchMax } : false,
     concurrency: flags.concurrency,
     keepWorkdirs: flags.keepWorkdirs ?? false,
     relistIntervalMs: flags.relistInterval * 1000,

@@ -37,18 +37,26 @@ export async function withWorkdir<T>(env: KustomizeEnv, spec: KustomizeSpec, own
   }
 }
 
-async function run(env: KustomizeEnv, args: string[], reason: string): Promise<KubectlResult> {
+/** Runs kubectl; a non-zero exit throws KubectlError with `reason` (the step that ran it: BuildFailed, ApplyFailed). */
+export async function runChecked(env: Pick<KustomizeEnv, 'kubectl' | 'signal'>, args: string[], reason: string): Promise<KubectlResult> {
   const result = await env.kubectl(args, { signal: env.signal });
   if (result.exitCode !== 0) throw new KubectlError(reason, result);
   return result;
 }
 
-/** `kubectl kustomize DIR`: the objects an apply of the work dir would send. Throws KubectlError(BuildFailed). */
-export async function renderIn(env: KustomizeEnv, dir: string): Promise<KubeObject[]> {
-  const result = await run(env, ['kustomize', dir], 'BuildFailed');
+/** `kubectl kustomize DIR`: what an apply of the work dir would send. */
+export const renderArgs = (dir: string): string[] => ['kustomize', dir];
+
+/** The objects `kubectl kustomize` printed. */
+export function renderOutput(result: KubectlResult): KubeObject[] {
   return parseAllDocuments(result.stdout)
     .map((d) => d.toJS() as KubeObject | null)
     .filter((o): o is KubeObject => !!o && typeof o === 'object' && typeof o.kind === 'string');
+}
+
+/** `kubectl kustomize DIR`: the objects an apply of the work dir would send. Throws KubectlError(BuildFailed). */
+export async function renderIn(env: KustomizeEnv, dir: string): Promise<KubeObject[]> {
+  return renderOutput(await runChecked(env, renderArgs(dir), 'BuildFailed'));
 }
 
 /**
@@ -56,13 +64,17 @@ export async function renderIn(env: KustomizeEnv, dir: string): Promise<KubeObje
  * `kustomate`, taking back any field someone else changed since (--force-conflicts), as Flux does
  * (https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts). The objects come back with their
  * managedFields, so the caller knows what exists now and which fields are kustomate's, without another kubectl run.
- * Throws KubectlError(ApplyFailed) on a non-zero exit.
  */
-export async function applyIn(env: KustomizeEnv, dir: string): Promise<ApplyOutput> {
-  const args = ['apply', '-k', dir, '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '--show-managed-fields'];
-  const result = await run(env, args, 'ApplyFailed');
-  const objects = parseObjects(result.stdout);
+export const applyArgs = (dir: string): string[] => ['apply', '-k', dir, '--server-side', `--field-manager=${FIELD_MANAGER}`, '--force-conflicts', '-o', 'json', '--show-managed-fields'];
+
+/** What an apply did, from kubectl's JSON output (or from `objects`, a batch's share of it), in kubectl's own words. */
+export function applyOutput(result: KubectlResult, objects: KubeObject[] = parseObjects(result.stdout)): ApplyOutput {
   return { ...result, stdout: objects.map(appliedLine).join('\n'), objects };
+}
+
+/** Applies the work dir (see applyArgs). Throws KubectlError(ApplyFailed) on a non-zero exit. */
+export async function applyIn(env: KustomizeEnv, dir: string): Promise<ApplyOutput> {
+  return applyOutput(await runChecked(env, applyArgs(dir), 'ApplyFailed'));
 }
 
 /** kubectl -o json prints one object, or a List of them. */

@@ -36,7 +36,8 @@ export function handlerContext(
     adopt: (child) => adopt(obj, child),
     kustomize: {
       apply: async (spec) => {
-        const output = await guardedApply(deps, spec, obj, signal);
+        // Alone, not batched: a handler's attempt may time out, and its kubectl must then go with it.
+        const output = await guardedApply({ ...deps, batcher: undefined }, spec, obj, signal);
         if (!spec.retain) deps.record?.(output.objects);
         return output;
       },

@@ -1,6 +1,7 @@
 // Why: one kustomize spec through the named steps: build (the spec and its work dir), own (nothing rendered may
 // belong to someone else), apply; and deleting what a spec renders, only where it is this object's.
 import type { KubeObject } from '../kube/api.ts';
+import type { KubectlBatcher } from '../kustomize/batch.ts';
 import { applyIn, renderIn, withWorkdir, type ApplyOutput, type KustomizeEnv } from '../kustomize/commands.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
 import type { KustomizeSpec, Owner } from '../kustomize/workdir.ts';
@@ -25,6 +26,8 @@ export interface KustomizeDeps {
   basesDir: string;
   keepWorkdirs: boolean;
   children: ChildrenDeps;
+  /** Shares kubectl processes between objects that render and apply at the same time (a burst). */
+  batcher?: KubectlBatcher | undefined;
 }
 
 /** The custom resource as the owner of what its work dirs render. */
@@ -66,10 +69,13 @@ function envOf(deps: KustomizeDeps, signal: AbortSignal): KustomizeEnv {
  */
 export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: KubeObject, signal: AbortSignal, before?: () => Promise<void>): Promise<ApplyOutput> {
   const env = envOf(deps, signal);
+  const uid = body.metadata.uid;
+  const batcher = uid ? deps.batcher : undefined;
   return withWorkdir(env, spec, ownerOf(body), async (dir) => {
-    await ensureOwned({ ...deps.children, signal }, await renderIn(env, dir), childOwner(body), spec.retain === true);
+    const rendered = batcher ? await batcher.render(dir, uid!) : await renderIn(env, dir);
+    await ensureOwned({ ...deps.children, signal }, rendered, childOwner(body), spec.retain === true);
     await before?.();
-    return applyIn(env, dir);
+    return batcher ? batcher.apply(dir, uid!) : applyIn(env, dir);
   });
 }
 

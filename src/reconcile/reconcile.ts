@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
+import type { KubectlBatcher } from '../kustomize/batch.ts';
 import { scrub } from '../kubectl/scrub.ts';
 import { PermanentError, isPermanent, isTemporary, isWaiting, reasonOf, type WaitingError } from '../operator/errors.ts';
 import type { Cause, DriftMode, Health, Operator, Step } from '../operator/operator.ts';
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
    * further step starts, and nothing more is written.
    */
   signal?: AbortSignal;
+  /** Shares kubectl processes between kustomize steps of objects reconciled at the same time. */
+  batcher?: KubectlBatcher | undefined;
   /** Shared API discovery (kinds to REST paths); one is made when absent. */
   discovery?: Discovery;
   /** Overrides the operator's own `drift` and `healthTimeoutMs` (the command line's --drift, --health-timeout). */
@@ -65,8 +68,8 @@ const DEFAULT_HEALTH_TIMEOUT_MS = 5 * 60_000;
 
 /** Reconciles one object at a time (the queue guarantees that); returns when it wants to run again, in ms. */
 export class Reconciler {
-  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep' | 'onChildren' | 'drift' | 'healthTimeoutMs'>> &
-    Pick<ReconcilerDeps, 'onStep' | 'onChildren'>;
+  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep' | 'onChildren' | 'drift' | 'healthTimeoutMs' | 'batcher'>> &
+    Pick<ReconcilerDeps, 'onStep' | 'onChildren' | 'batcher'>;
   private readonly context: ContextDeps;
   private readonly steps: Steps;
   private readonly driftMode: DriftMode;
@@ -87,6 +90,7 @@ export class Reconciler {
     this.context = {
       api: deps.api,
       kubectl: deps.kubectl,
+      batcher: deps.batcher,
       basesDir: deps.operator.basesDir ?? deps.basesDir,
       keepWorkdirs: this.deps.keepWorkdirs,
       logger: deps.logger,

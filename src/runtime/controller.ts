@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
+import { DEFAULT_BATCH, KubectlBatcher, type BatchOptions } from '../kustomize/batch.ts';
 import { INSTANCE_LABEL, OWNER_KIND_LABEL, OWNER_UID_ANNOTATION, ownerKindLabelValue } from '../kustomize/labels.ts';
 import type { DriftMode, Operator } from '../operator/operator.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
@@ -31,6 +32,8 @@ export interface ControllerOptions {
   healthTimeoutMs?: number | undefined;
   /** Only custom resources matching this label selector are watched and reconciled (a shard). */
   labelSelector?: string | undefined;
+  /** Objects that render and apply at the same time share kubectl processes; false runs one per object. */
+  batch?: BatchOptions | false | undefined;
 }
 
 /** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
@@ -77,10 +80,12 @@ export class Controller {
   private stopped = false;
   /** Aborted when the grace period is over, or at once when the lease is lost: running kubectl is killed. */
   private readonly cancel = new AbortController();
+  private readonly batcher: KubectlBatcher | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.discovery = new Discovery(opts.api);
+    this.batcher = opts.batch === false ? undefined : new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running }, opts.batch ?? DEFAULT_BATCH);
     this.queue = new WorkQueue((key) => this.work(key), {
       concurrency: opts.concurrency,
       // Errors outside steps (API unreachable, a write refused): logged, retried with backoff, never a crash.
@@ -134,6 +139,7 @@ export class Controller {
           events: createEventRecorder(api, (err) => logger.warn({ err }, 'could not record an Event')),
           logger: logger.child({ operator: operator.name }),
           kubectl: this.opts.kubectl,
+          batcher: this.batcher,
           basesDir: this.opts.basesDir,
           keepWorkdirs: this.opts.keepWorkdirs ?? false,
           signal: this.cancel.signal,

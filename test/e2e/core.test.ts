@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, KUBECTL, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, KUBECTL, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const FAULT_KUBECTL = path.resolve('test/e2e/fixtures/fault-kubectl.mjs');
 
@@ -24,33 +24,13 @@ interface Run {
   operator: number;
   verb: string;
   name?: string;
+  /** The objects of the run: one, or those of a batch. */
+  names: string[];
   replicas?: number;
   exit?: number;
 }
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
-
-/** An admission policy and its binding, limited to one namespace by its name label. */
-function denyPolicy(name: string, namespace: string, resourceRules: object[], expression: string, message: string) {
-  return [
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicy',
-      metadata: { name },
-      spec: { failurePolicy: 'Fail', matchConstraints: { resourceRules }, validations: [{ expression, message }] },
-    },
-    {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'ValidatingAdmissionPolicyBinding',
-      metadata: { name },
-      spec: {
-        policyName: name,
-        validationActions: ['Deny'],
-        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
-      },
-    },
-  ];
-}
 
 describe('reconcile core under faults', () => {
   let ns: string;
@@ -65,7 +45,7 @@ describe('reconcile core under faults', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Run)
-      .filter((r) => name === undefined || r.name === name);
+      .filter((r) => name === undefined || r.names.includes(name));
   const applies = async (name: string) => (await journal(name)).filter((r) => r.verb === 'apply' && r.event === 'start');
   const operator = (args: string[] = []) => {
     const op = startOperator(['--namespace', ns, '--kubectl', FAULT_KUBECTL, ...args, 'sample'], { REAL_KUBECTL: KUBECTL, FAULT_RULES: rulesFile, FAULT_JOURNAL: journalFile });

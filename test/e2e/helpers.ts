@@ -187,3 +187,25 @@ export async function cleanNamespace(name: string) {
   await deleteNamespace(name);
   await cleaner.stop();
 }
+
+/** An admission policy and its binding, limited to one namespace by its name label. */
+export function denyPolicy(name: string, namespace: string, resourceRules: object[], expression: string, message: string) {
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: { failurePolicy: 'Fail', matchConstraints: { resourceRules }, validations: [{ expression, message }] },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: {
+        policyName: name,
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+      },
+    },
+  ];
+}

@@ -48,7 +48,7 @@ describe('hostile input', () => {
     (await fs.readFile(path.join(dir, 'journal.jsonl'), 'utf8').catch(() => ''))
       .split('\n')
       .filter(Boolean)
-      .map((l) => JSON.parse(l) as { event: string; name?: string; verb: string });
+      .map((l) => JSON.parse(l) as { event: string; names: string[]; verb: string });
   const versions = async (ns: string) =>
     Promise.all(foreign(ns).map(async (o) => `${o.kind}/${o.metadata.name}@${(await getJson([o.kind.toLowerCase(), o.metadata.name, '-n', ns]))?.metadata.resourceVersion}`));
 
@@ -105,7 +105,7 @@ describe('hostile input', () => {
     const later = await journal();
     expect(later.length, 'kubectl runs after the corpus settled').toBe(runs.length);
     for (const c of accepted.filter((c) => c.expect !== 'ready')) {
-      const mine = later.filter((r) => r.event === 'start' && r.name === c.name);
+      const mine = later.filter((r) => r.event === 'start' && r.names.includes(c.name));
       if (mine.length > 1) wrong.push(`${c.kind} ${c.name}: ${mine.length} kubectl runs (${mine.map((r) => r.verb).join(', ')})`);
       if (mine.some((r) => r.verb === 'apply')) wrong.push(`${c.kind} ${c.name}: applied although refused`);
     }

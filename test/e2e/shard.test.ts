@@ -12,6 +12,8 @@ interface Run {
   event: string;
   verb: string;
   name?: string;
+  /** The objects of the run: one, or those of a batch. */
+  names: string[];
   operator: number;
 }
 
@@ -28,7 +30,7 @@ describe('sharding', () => {
       .map((l) => JSON.parse(l) as Run);
   /** The names each operator process ran `kubectl apply` for. */
   const appliedBy = async (op: OperatorProcess) =>
-    new Set((await journal()).filter((r) => r.verb === 'apply' && r.event === 'start' && r.operator === op.proc.pid).map((r) => r.name));
+    new Set((await journal()).filter((r) => r.verb === 'apply' && r.event === 'start' && r.operator === op.proc.pid).flatMap((r) => r.names));
 
   beforeAll(async () => {
     ns = await createNamespace('e2e-shard');
@@ -80,7 +82,7 @@ describe('sharding', () => {
     // A child changed by hand: the replica that now owns the Sample repairs it; the other one never applies it again.
     await k(['scale', 'deployment', 's-0-demo-deploy', '-n', ns, '--replicas', '5']);
     await waitFor('drift repaired', async () => (await getJson(['deployment', 's-0-demo-deploy', '-n', ns]))?.spec.replicas === 2);
-    const runs = (await journal()).filter((r) => r.verb === 'apply' && r.event === 'start' && r.name === 's-0');
+    const runs = (await journal()).filter((r) => r.verb === 'apply' && r.event === 'start' && r.names.includes('s-0'));
     expect(runs.filter((r) => r.operator === ops.a!.proc.pid)).toHaveLength(1);
     expect(runs.filter((r) => r.operator === ops.b!.proc.pid).length).toBeGreaterThanOrEqual(2);
   });

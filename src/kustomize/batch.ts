@@ -1,0 +1,167 @@
+// Why: each kubectl process costs far more than the objects it handles, so work dirs that become ready together
+// (a burst) share one `kubectl kustomize` and one `kubectl apply -k` on a parent kustomization, and the output is
+// split back per custom resource by the owner-uid annotation every rendered object carries.
+import fse from 'fs-extra';
+import os from 'node:os';
+import path from 'node:path';
+import { dir as tmpDir } from 'tmp-promise';
+import { stringify } from 'yaml';
+import type { KubeObject } from '../kube/api.ts';
+import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
+import { applyArgs, applyOutput, renderArgs, renderOutput, runChecked, type ApplyOutput } from './commands.ts';
+import { OWNER_UID_ANNOTATION } from './labels.ts';
+import { WORKDIR_PREFIX } from './workdir.ts';
+
+export interface BatchOptions {
+  /** How long the first work dir of a batch waits for others (ms), unless every running reconcile has joined. */
+  windowMs: number;
+  /** The most work dirs one kubectl process takes. */
+  max: number;
+}
+
+export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 50 };
+
+type Op = 'render' | 'apply';
+
+interface Item<T> {
+  dir: string;
+  uid: string;
+  resolve: (value: T) => void;
+  reject: (err: unknown) => void;
+}
+
+interface BatcherDeps {
+  kubectl: KubectlRunner;
+  /** Aborting it kills running kubectl processes (shutdown, a lost lease): shared by every object of a batch. */
+  signal?: AbortSignal;
+  /** How many reconciles are running now: when all of them wait here, nobody else can join, so a batch goes at once. */
+  active: () => number;
+}
+
+/** Which custom resource a rendered or applied object belongs to. */
+const ownerUid = (obj: KubeObject) => obj.metadata.annotations?.[OWNER_UID_ANNOTATION];
+
+/**
+ * Collects render and apply requests of work dirs and runs each group with one kubectl process. A single request
+ * with nobody else running goes at once, so a lone object waits for nothing. When a batch fails (one bad object
+ * fails the whole kubectl run, and `-o json` then prints nothing), it is split in halves until each failure is
+ * alone, so every object gets its own result or its own error, and the others succeed.
+ */
+export class KubectlBatcher {
+  private readonly deps: BatcherDeps;
+  private readonly opts: BatchOptions;
+  private readonly queues: { render: Item<KubeObject[]>[]; apply: Item<ApplyOutput>[] } = { render: [], apply: [] };
+  private readonly timers: Partial<Record<Op, ReturnType<typeof setTimeout>>> = {};
+  private readonly running: Record<Op, number> = { render: 0, apply: 0 };
+
+  constructor(deps: BatcherDeps, opts: BatchOptions = DEFAULT_BATCH) {
+    if (!Number.isInteger(opts.max) || opts.max < 1) throw new Error('batch max must be a whole number ≥ 1');
+    if (!Number.isFinite(opts.windowMs) || opts.windowMs < 0) throw new Error('batch window must be ≥ 0 ms');
+    this.deps = deps;
+    this.opts = opts;
+  }
+
+  /** `kubectl kustomize DIR`, batched: the objects of `uid` that the work dir renders. */
+  render(dir: string, uid: string): Promise<KubeObject[]> {
+    return this.enqueue('render', dir, uid);
+  }
+
+  /** `kubectl apply -k DIR --server-side`, batched: what was applied for `uid`, in kubectl's words and as objects. */
+  apply(dir: string, uid: string): Promise<ApplyOutput> {
+    return this.enqueue('apply', dir, uid);
+  }
+
+  private enqueue<T>(op: Op, dir: string, uid: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      (this.queues[op] as Item<T>[]).push({ dir, uid, resolve, reject });
+      this.schedule(op);
+    });
+  }
+
+  private get waiting(): number {
+    return this.queues.render.length + this.queues.apply.length;
+  }
+
+  /**
+   * A batch goes when it is full, when every running reconcile waits here (nobody else can join), or when the
+   * window is over; but never while another process of the same kind runs: what queues meanwhile goes as one
+   * batch when it ends (group commit), so batches grow with the load instead of with the window.
+   */
+  private schedule(op: Op): void {
+    if (this.running[op] > 0) return;
+    const queue = this.queues[op];
+    if (queue.length >= this.opts.max || this.waiting >= this.deps.active() || this.opts.windowMs === 0) return this.flush(op);
+    this.timers[op] ??= setTimeout(() => this.flush(op), this.opts.windowMs);
+  }
+
+  private flush(op: Op): void {
+    clearTimeout(this.timers[op]);
+    delete this.timers[op];
+    const queue = this.queues[op] as Item<unknown>[];
+    if (queue.length === 0) return;
+    // One item per custom resource in a batch: its objects are told apart by its uid.
+    const batch: Item<unknown>[] = [];
+    for (let i = 0; i < queue.length && batch.length < this.opts.max; ) {
+      if (batch.some((b) => b.uid === queue[i]!.uid)) i++;
+      else batch.push(...queue.splice(i, 1));
+    }
+    this.running[op]++;
+    void this.run(op, batch).finally(() => {
+      this.running[op]--;
+      this.flush(op);
+    });
+  }
+
+  /** Runs a batch; a failed one of several is split in halves, so each failure ends alone with its own error. */
+  private async run(op: Op, batch: Item<unknown>[]): Promise<void> {
+    if (this.deps.signal?.aborted) {
+      for (const item of batch) item.reject(new Error(`${op} cancelled before it started`));
+      return;
+    }
+    if (batch.length === 1) {
+      const [item] = batch;
+      await this.runOne(op, item!.dir).then(item!.resolve, item!.reject);
+      return;
+    }
+    let ran: { result: KubectlResult; byOwner: Map<string, KubeObject[]> } | undefined;
+    try {
+      ran = await this.runMany(op, batch);
+    } catch {
+      ran = undefined;
+    }
+    if (!ran) {
+      const half = Math.ceil(batch.length / 2);
+      await Promise.all([this.run(op, batch.slice(0, half)), this.run(op, batch.slice(half))]);
+      return;
+    }
+    for (const item of batch) {
+      const objects = ran.byOwner.get(item.uid) ?? [];
+      item.resolve(op === 'render' ? objects : applyOutput(ran.result, objects));
+    }
+  }
+
+  private runOne(op: Op, dir: string): Promise<unknown> {
+    const env = { kubectl: this.deps.kubectl, signal: this.deps.signal };
+    return op === 'render' ? runChecked(env, renderArgs(dir), 'BuildFailed').then(renderOutput) : runChecked(env, applyArgs(dir), 'ApplyFailed').then((r) => applyOutput(r));
+  }
+
+  /** One kubectl process on a parent kustomization of the batch's work dirs: its result, and its objects by owner uid. */
+  private async runMany(op: Op, batch: Item<unknown>[]): Promise<{ result: KubectlResult; byOwner: Map<string, KubeObject[]> }> {
+    const parent = await tmpDir({ prefix: `${WORKDIR_PREFIX}-${process.pid}-batch`, tmpdir: os.tmpdir(), unsafeCleanup: true });
+    try {
+      // kustomize takes other kustomizations as resources by relative path only.
+      const resources = batch.map((item) => path.relative(parent.path, item.dir));
+      await fse.writeFile(path.join(parent.path, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources }));
+      const env = { kubectl: this.deps.kubectl, signal: this.deps.signal };
+      const result = await runChecked(env, op === 'render' ? renderArgs(parent.path) : applyArgs(parent.path), op === 'render' ? 'BuildFailed' : 'ApplyFailed');
+      const byOwner = new Map<string, KubeObject[]>();
+      for (const obj of op === 'render' ? renderOutput(result) : applyOutput(result).objects) {
+        const uid = ownerUid(obj) ?? '';
+        byOwner.set(uid, [...(byOwner.get(uid) ?? []), obj]);
+      }
+      return { result, byOwner };
+    } finally {
+      await fse.remove(parent.path).catch(() => undefined);
+    }
+  }
+}

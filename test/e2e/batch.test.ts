@@ -1,0 +1,67 @@
+// Bursts on the real control plane: objects that become ready together share kubectl processes, and a failure stays
+// with its own object. The failures are real: an admission policy refuses three of the Deployments.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+
+const DOOMED = ['doomed-7', 'doomed-42', 'doomed-77'];
+
+describe('batched kubectl', () => {
+  let ns: string;
+  let operator: OperatorProcess;
+  const policy = (namespace: string) =>
+    denyPolicy(
+      `e2e-batch-${namespace}`,
+      namespace,
+      [{ apiGroups: ['apps'], apiVersions: ['*'], resources: ['deployments'], operations: ['CREATE', 'UPDATE'] }],
+      "!object.metadata.name.startsWith('doomed-')",
+      'doomed Deployments are refused in this test',
+    );
+
+  beforeAll(async () => {
+    ns = await createNamespace('e2e-batch');
+    await applyObjects(...policy(ns));
+    // The policy is enforced once the API server has loaded it: a refused dry run says so.
+    await waitFor('the policy enforced', async () => {
+      const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'doomed-probe', namespace: ns }, spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } } };
+      return (await k(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(probe), reject: false })).exitCode !== 0;
+    });
+    operator = startOperator(['--namespace', ns, '--concurrency', '32', 'sample']);
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+    await operator.stop();
+    await k(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', `e2e-batch-${ns}`, '--ignore-not-found'], { reject: false });
+  });
+
+  it('applies 100 Samples created at once with fewer kubectl processes than Samples; 3 refused ones fail alone, each with its own error', async () => {
+    const names = Array.from({ length: 100 }, (_, i) => (DOOMED.includes(`doomed-${i}`) ? `doomed-${i}` : `s-${i}`));
+    await applyObjects(...names.map((name) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace: ns }, spec: { count: 1 } })));
+    const settled = await waitFor('every Sample applied or refused', async () => {
+      const list = await getJson<{ items: any[] }>(['samples', '-n', ns]);
+      const done = list!.items.filter((s) => s.status?.sample?.message || readyCondition(s)?.reason === 'ApplyFailed');
+      return done.length === 100 && list!.items;
+    }, 180_000);
+    for (const s of settled) {
+      const name = s.metadata.name as string;
+      if (DOOMED.includes(name)) {
+        expect(readyCondition(s), name).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+        expect(readyCondition(s).message).toContain(`"${name}-demo-deploy"`);
+        expect(readyCondition(s).message).toContain('doomed Deployments are refused in this test');
+        // Only its own Deployment is named: no other object's error, and nothing of the others' output.
+        expect(readyCondition(s).message.match(/demo-deploy/g)).toHaveLength(1);
+      } else {
+        expect(s.status.sample.message, name).toBe(`deployment.apps/${name}-demo-deploy serverside-applied`);
+      }
+    }
+    await waitFor('the 97 Ready', async () => {
+      const list = await getJson<{ items: any[] }>(['samples', '-n', ns]);
+      return list!.items.filter((s) => readyCondition(s)?.status === 'True').length === 97;
+    }, 180_000);
+    const deployments = (await getJson<{ items: any[] }>(['deployments', '-n', ns]))!.items.map((d) => d.metadata.name);
+    expect(deployments.sort()).toEqual(names.filter((n) => !DOOMED.includes(n)).map((n) => `${n}-demo-deploy`).sort());
+    // One render and one apply per Sample would be 200 processes; the three failures retried alone included.
+    const runs = await metric(operator, 'kustomate_kubectl_runs_total');
+    expect(runs).toBeLessThan(100);
+    process.stdout.write(`batched kubectl: 100 Samples, ${runs} kubectl processes\n`);
+  });
+});

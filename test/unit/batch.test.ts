@@ -1,0 +1,97 @@
+// The kubectl batcher on a kubectl stand-in (one module; the end-to-end suite applies real bursts): how work dirs are
+// grouped into processes, and how output and errors are split back per custom resource.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { KubectlRunner } from '../../src/kubectl/runner.ts';
+import { KubectlBatcher } from '../../src/kustomize/batch.ts';
+
+const root = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-batch-'));
+afterAll(() => fs.rm(root, { recursive: true, force: true }));
+
+/** A work dir the stand-in understands: one ConfigMap of owner `uid`, or a broken one. */
+async function workdir(uid: string, broken = false): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(root, `wd-${uid}-`));
+  await fs.writeFile(path.join(dir, 'fake.json'), JSON.stringify({ uid, broken }));
+  return dir;
+}
+
+/**
+ * kubectl as far as the batcher needs it: `kustomize DIR` and `apply -k DIR` on a work dir or on a parent whose
+ * kustomization lists work dirs. One broken work dir fails the whole run, and then `-o json` prints nothing, as
+ * kubectl does.
+ */
+function fakeKubectl() {
+  const runs: Array<{ verb: string; uids: string[] }> = [];
+  const run: KubectlRunner = async (args) => {
+    const dir = args[args[0] === 'kustomize' ? 1 : 2]!;
+    const own = await fs.readFile(path.join(dir, 'fake.json'), 'utf8').catch(() => undefined);
+    const dirs = own ? [dir] : (parse(await fs.readFile(path.join(dir, 'kustomization.yaml'), 'utf8')).resources as string[]).map((r) => path.resolve(dir, r));
+    const items = await Promise.all(dirs.map(async (d) => JSON.parse(await fs.readFile(path.join(d, 'fake.json'), 'utf8')) as { uid: string; broken: boolean }));
+    runs.push({ verb: args[0]!, uids: items.map((i) => i.uid) });
+    const base = { command: ['kubectl', ...args], durationMs: 1, timedOut: false };
+    const broken = items.filter((i) => i.broken);
+    if (broken.length) return { ...base, exitCode: 1, stdout: '', stderr: broken.map((b) => `The ConfigMap "cm-${b.uid}" is invalid`).join('\n') };
+    const objects = items.map((i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i.uid}`, namespace: 'ns', annotations: { 'kustomate.io/owner-uid': i.uid } } }));
+    const stdout = args[0] === 'kustomize' ? objects.map((o) => JSON.stringify(o)).join('\n---\n') : JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects });
+    return { ...base, exitCode: 0, stdout, stderr: '' };
+  };
+  return { run, runs };
+}
+
+describe('kubectl batches', () => {
+  it('applies work dirs that queue together with one kubectl process, each object getting only its own output', async () => {
+    const k = fakeKubectl();
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 3 }, { windowMs: 50, max: 10 });
+    const dirs = await Promise.all(['a', 'b', 'c'].map((uid) => workdir(uid)));
+    const outputs = await Promise.all(dirs.map((d, i) => batcher.apply(d, ['a', 'b', 'c'][i]!)));
+    expect(k.runs).toEqual([{ verb: 'apply', uids: ['a', 'b', 'c'] }]);
+    expect(outputs.map((o) => o.stdout)).toEqual(['configmap/cm-a serverside-applied', 'configmap/cm-b serverside-applied', 'configmap/cm-c serverside-applied']);
+    expect(outputs[1]!.objects.map((o) => o.metadata.name)).toEqual(['cm-b']);
+  });
+
+  it('splits a failed batch in halves until each failure is alone: the others succeed, the failures get their own errors', async () => {
+    const k = fakeKubectl();
+    const uids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => uids.length }, { windowMs: 50, max: 10 });
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid, uid === 'c' || uid === 'f')));
+    const settled = await Promise.allSettled(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
+    const results = settled.map((r) => (r.status === 'fulfilled' ? r.value.stdout : `failed: ${(r.reason as Error).message}`));
+    expect(results.filter((r) => r.startsWith('configmap/'))).toHaveLength(6);
+    expect(results[2]).toMatch(/^failed: apply -k .* exited 1: The ConfigMap "cm-c" is invalid$/);
+    expect(results[5]).toMatch(/^failed: apply -k .* exited 1: The ConfigMap "cm-f" is invalid$/);
+    expect((settled[2] as PromiseRejectedResult).reason.reason).toBe('ApplyFailed');
+    // Fewer processes than one per object, even with two failures: 8 → 4+4 → 2+2+2+2 → singles for the failed pairs.
+    expect(k.runs.length).toBeLessThan(uids.length * 2);
+    expect(k.runs.filter((r) => r.uids.length === 1).map((r) => r.uids[0]).sort()).toEqual(['c', 'd', 'e', 'f']);
+  });
+
+  it('renders in batches too, and a build error stays with its own work dir', async () => {
+    const k = fakeKubectl();
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 2 }, { windowMs: 50, max: 10 });
+    const [good, bad] = await Promise.all([workdir('g'), workdir('x', true)]);
+    const [ok, failed] = await Promise.allSettled([batcher.render(good!, 'g'), batcher.render(bad!, 'x')]);
+    expect(ok).toMatchObject({ status: 'fulfilled', value: [{ metadata: { name: 'cm-g' } }] });
+    expect(failed).toMatchObject({ status: 'rejected', reason: { reason: 'BuildFailed' } });
+  });
+
+  it('sends a lone work dir at once when no other reconcile runs, without waiting for the window', async () => {
+    const k = fakeKubectl();
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 1 }, { windowMs: 60_000, max: 10 });
+    const started = performance.now();
+    await batcher.apply(await workdir('solo'), 'solo');
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(k.runs).toEqual([{ verb: 'apply', uids: ['solo'] }]);
+  });
+
+  it('never puts two work dirs of one object in one kubectl run, and runs no more than max at once', async () => {
+    const k = fakeKubectl();
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 5 }, { windowMs: 20, max: 2 });
+    const dirs = await Promise.all(['a', 'a', 'b', 'c', 'd'].map((uid) => workdir(uid)));
+    await Promise.all(dirs.map((d, i) => batcher.render(d, ['a', 'a', 'b', 'c', 'd'][i]!)));
+    expect(k.runs.every((r) => r.uids.length <= 2 && new Set(r.uids).size === r.uids.length)).toBe(true);
+    expect(k.runs.flatMap((r) => r.uids).sort()).toEqual(['a', 'a', 'b', 'c', 'd']);
+  });
+});
