@@ -58,7 +58,7 @@ try {
   const restarted = await start();
   await new Promise((r) => setTimeout(r, 5_000));
   await k(['wait', '-n', ns, '--for=condition=Ready', 'samples', '--all', '--timeout=60s']);
-  const runs = (await restarted.manager.metrics.kubectlRuns.get()).values.reduce((n, v) => n + v.value, 0);
+  const runs = restarted.manager.metrics.kubectlRuns.total();
 
   console.log(`\nratios to the baseline (same run, ${rounds} objects):`);
   console.log(`  work dir + apply -k:          ${(workdirs / baseline).toFixed(2)}x`);

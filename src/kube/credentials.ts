@@ -1,5 +1,4 @@
 // Why: turns a kubeconfig context (or the pod's service account) into what each API request carries.
-import { execa } from 'execa';
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -34,6 +33,8 @@ const TOKEN_FILE_TTL_MS = 60_000;
 async function runExec(exec: ExecConfig): Promise<Issued> {
   const command = exec.command.includes(path.sep) ? path.resolve(exec.dir, exec.command) : exec.command;
   const info = { apiVersion: exec.apiVersion, kind: 'ExecCredential', spec: { interactive: false } };
+  // Loaded only for a kubeconfig with an exec plugin.
+  const { execa } = await import('execa');
   const r = await execa(command, exec.args, {
     env: { ...exec.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) },
     timeout: EXEC_TIMEOUT_MS,

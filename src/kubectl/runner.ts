@@ -1,5 +1,4 @@
 // Why: the one module that spawns kubectl; argument arrays only, a timeout always, a typed result.
-import { execa } from 'execa';
 import { scrub } from './scrub.ts';
 
 export interface KubectlResult {
@@ -36,9 +35,13 @@ export interface RunnerConfig {
 
 export const DEFAULT_KUBECTL_TIMEOUT_MS = 120_000;
 
+/** execa, loaded at the first kubectl run: an operator with nothing to apply never holds it in memory. */
+let loadExeca: Promise<typeof import('execa')> | undefined;
+
 export function createKubectlRunner(config: RunnerConfig): KubectlRunner {
   return async (args, opts = {}) => {
     const full = [...(config.globalArgs ?? []), ...args];
+    const { execa } = await (loadExeca ??= import('execa'));
     const started = performance.now();
     const proc = await execa(config.binary, full, {
       cwd: opts.cwd,

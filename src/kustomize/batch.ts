@@ -1,10 +1,9 @@
 // Why: each kubectl process costs far more than the objects it handles, so work dirs that become ready together
 // (a burst) share one `kubectl kustomize` and one `kubectl apply -k` on a parent kustomization, and the output is
 // split back per custom resource by the owner-uid annotation every rendered object carries.
-import fse from 'fs-extra';
+import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { dir as tmpDir } from 'tmp-promise';
 import { stringify } from 'yaml';
 import type { KubeObject } from '../kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
@@ -147,13 +146,13 @@ export class KubectlBatcher {
 
   /** One kubectl process on a parent kustomization of the batch's work dirs: its result, and its objects by owner uid. */
   private async runMany(op: Op, batch: Item<unknown>[]): Promise<{ result: KubectlResult; byOwner: Map<string, KubeObject[]> }> {
-    const parent = await tmpDir({ prefix: `${WORKDIR_PREFIX}-${process.pid}-batch`, tmpdir: os.tmpdir(), unsafeCleanup: true });
+    const parent = await fs.mkdtemp(path.join(os.tmpdir(), `${WORKDIR_PREFIX}-${process.pid}-batch`));
     try {
       // kustomize takes other kustomizations as resources by relative path only.
-      const resources = batch.map((item) => path.relative(parent.path, item.dir));
-      await fse.writeFile(path.join(parent.path, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources }));
+      const resources = batch.map((item) => path.relative(parent, item.dir));
+      await fs.writeFile(path.join(parent, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources }));
       const env = { kubectl: this.deps.kubectl, signal: this.deps.signal };
-      const result = await runChecked(env, op === 'render' ? renderArgs(parent.path) : applyArgs(parent.path), op === 'render' ? 'BuildFailed' : 'ApplyFailed');
+      const result = await runChecked(env, op === 'render' ? renderArgs(parent) : applyArgs(parent), op === 'render' ? 'BuildFailed' : 'ApplyFailed');
       const byOwner = new Map<string, KubeObject[]>();
       for (const obj of op === 'render' ? renderOutput(result) : applyOutput(result).objects) {
         const uid = ownerUid(obj) ?? '';
@@ -161,7 +160,7 @@ export class KubectlBatcher {
       }
       return { result, byOwner };
     } finally {
-      await fse.remove(parent.path).catch(() => undefined);
+      await fs.rm(parent, { recursive: true, force: true }).catch(() => undefined);
     }
   }
 }

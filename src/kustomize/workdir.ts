@@ -1,8 +1,7 @@
 // Why: each reconcile gets its own copy of the base plus generated files, so instances never share a folder.
-import fse from 'fs-extra';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
-import { dir as tmpDir } from 'tmp-promise';
 import { stringify } from 'yaml';
 import { OWNER_UID_ANNOTATION, ownerLabels, ownerReference } from './labels.ts';
 
@@ -68,7 +67,7 @@ export class BuildError extends Error {
   readonly reason = 'BuildFailed';
 }
 
-/** Temporary work dirs are named kustomate-<pid>-<random> (tmp's pattern), so a restarted operator can find a dead one's leftovers. */
+/** Temporary work dirs are named kustomate-<pid>-<random>, so a restarted operator can find a dead one's leftovers. */
 export const WORKDIR_PREFIX = 'kustomate';
 const WORKDIR_NAME = new RegExp(`^${WORKDIR_PREFIX}-(\\d+)-`);
 
@@ -130,28 +129,27 @@ function safeFileName(name: string): string {
 /** Builds DIR = { kustomization.yaml, instance/{kustomization.yaml, base/, patch.yaml, ...} }. */
 export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: WorkdirOptions): Promise<Workdir> {
   const baseDir = path.join(opts.basesDir, safeFileName(spec.base));
-  if (!(await fse.pathExists(path.join(baseDir, 'kustomization.yaml')))) {
+  if (!(await exists(path.join(baseDir, 'kustomization.yaml')))) {
     throw new BuildError(`kustomize base ${baseDir} has no kustomization.yaml`);
   }
   let dir: string;
   let remove: () => Promise<void>;
   if (opts.into) {
     dir = path.resolve(opts.into);
-    if ((await fse.pathExists(dir)) && (await fse.readdir(dir)).length > 0) throw new Error(`output folder ${dir} is not empty`);
-    await fse.ensureDir(dir);
+    if ((await exists(dir)) && (await fs.readdir(dir)).length > 0) throw new Error(`output folder ${dir} is not empty`);
+    await fs.mkdir(dir, { recursive: true });
     remove = async () => {};
   } else {
-    const tmp = await tmpDir({ prefix: WORKDIR_PREFIX, tmpdir: os.tmpdir(), unsafeCleanup: true });
-    dir = tmp.path;
-    remove = () => fse.remove(dir);
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), `${WORKDIR_PREFIX}-${process.pid}-`));
+    remove = () => fs.rm(dir, { recursive: true, force: true });
   }
   try {
     const instance = path.join(dir, 'instance');
-    await fse.copy(baseDir, path.join(instance, 'base'), { dereference: true });
-    for (const [i, patch] of (spec.patches ?? []).entries()) await fse.writeFile(path.join(instance, patchFile(i)), stringify(patch));
-    for (const [name, text] of Object.entries(spec.files ?? {})) await fse.writeFile(path.join(instance, safeFileName(name)), text, { mode: 0o600 });
-    await fse.writeFile(path.join(instance, 'kustomization.yaml'), stringify(instanceKustomization(spec, owner)));
-    await fse.writeFile(path.join(dir, 'kustomization.yaml'), stringify(topKustomization(owner, spec.retain)));
+    await fs.cp(baseDir, path.join(instance, 'base'), { recursive: true, dereference: true });
+    for (const [i, patch] of (spec.patches ?? []).entries()) await fs.writeFile(path.join(instance, patchFile(i)), stringify(patch));
+    for (const [name, text] of Object.entries(spec.files ?? {})) await fs.writeFile(path.join(instance, safeFileName(name)), text, { mode: 0o600 });
+    await fs.writeFile(path.join(instance, 'kustomization.yaml'), stringify(instanceKustomization(spec, owner)));
+    await fs.writeFile(path.join(dir, 'kustomization.yaml'), stringify(topKustomization(owner, spec.retain)));
   } catch (err) {
     if (!opts.into) await remove();
     throw err;
@@ -166,6 +164,8 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
     },
   };
 }
+
+const exists = (file: string) => fs.access(file).then(() => true, () => false);
 
 function alive(pid: number): boolean {
   try {
@@ -183,12 +183,12 @@ function alive(pid: number): boolean {
 export async function removeLeftoverWorkdirs(opts: { tmpdir?: string; includeOwn?: boolean } = {}): Promise<string[]> {
   const tmp = opts.tmpdir ?? os.tmpdir();
   const removed: string[] = [];
-  for (const name of await fse.readdir(tmp).catch(() => [] as string[])) {
+  for (const name of await fs.readdir(tmp).catch(() => [] as string[])) {
     const m = WORKDIR_NAME.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     if (pid === process.pid ? !opts.includeOwn : alive(pid)) continue;
-    await fse.remove(path.join(tmp, name)).then(() => removed.push(name), () => {});
+    await fs.rm(path.join(tmp, name), { recursive: true, force: true }).then(() => removed.push(name), () => {});
   }
   return removed;
 }

@@ -1,20 +1,22 @@
 // Why: Prometheus metrics for reconciles, handlers, the queue, kubectl runs and leadership, in one registry.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KubectlResult } from '../kubectl/runner.ts';
+import { Counter, Gauge, Histogram, Registry } from './prometheus.ts';
+
+const SECONDS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly reconciles = new Counter({ name: 'kustomate_reconciles_total', help: 'Reconciles run, by operator and result (ok, error).', labelNames: ['operator', 'result'], registers: [this.registry] });
-  readonly reconcileSeconds = new Histogram({ name: 'kustomate_reconcile_duration_seconds', help: 'Time per reconcile.', labelNames: ['operator'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120], registers: [this.registry] });
-  readonly handlers = new Counter({ name: 'kustomate_handler_runs_total', help: 'Handler attempts, by operator, handler, cause and result.', labelNames: ['operator', 'handler', 'cause', 'result'], registers: [this.registry] });
-  readonly handlerErrors = new Counter({ name: 'kustomate_handler_errors_total', help: 'Failed handler attempts, by operator and handler.', labelNames: ['operator', 'handler'], registers: [this.registry] });
-  readonly handlerSeconds = new Histogram({ name: 'kustomate_handler_duration_seconds', help: 'Time per handler attempt.', labelNames: ['operator', 'handler'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120], registers: [this.registry] });
-  readonly queueDepth = new Gauge({ name: 'kustomate_queue_depth', help: 'Objects waiting for a worker.', registers: [this.registry] });
-  readonly queueRunning = new Gauge({ name: 'kustomate_queue_running', help: 'Reconciles running now.', registers: [this.registry] });
-  readonly kubectlRuns = new Counter({ name: 'kustomate_kubectl_runs_total', help: 'kubectl runs, by verb and result (ok, error, timeout).', labelNames: ['verb', 'result'], registers: [this.registry] });
-  readonly kubectlSeconds = new Histogram({ name: 'kustomate_kubectl_duration_seconds', help: 'Time per kubectl run.', labelNames: ['verb'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120], registers: [this.registry] });
-  readonly watchErrors = new Counter({ name: 'kustomate_watch_errors_total', help: 'Failed list or watch requests, by operator.', labelNames: ['operator'], registers: [this.registry] });
-  readonly leader = new Gauge({ name: 'kustomate_leader', help: '1 while this process holds the leader lease (or runs without leader election).', registers: [this.registry] });
+  readonly reconciles = this.registry.add(new Counter('kustomate_reconciles_total', 'Reconciles run, by operator and result (ok, error).'));
+  readonly reconcileSeconds = this.registry.add(new Histogram('kustomate_reconcile_duration_seconds', 'Time per reconcile.', SECONDS));
+  readonly handlers = this.registry.add(new Counter('kustomate_handler_runs_total', 'Handler attempts, by operator, handler, cause and result.'));
+  readonly handlerErrors = this.registry.add(new Counter('kustomate_handler_errors_total', 'Failed handler attempts, by operator and handler.'));
+  readonly handlerSeconds = this.registry.add(new Histogram('kustomate_handler_duration_seconds', 'Time per handler attempt.', SECONDS));
+  readonly queueDepth = this.registry.add(new Gauge('kustomate_queue_depth', 'Objects waiting for a worker.'));
+  readonly queueRunning = this.registry.add(new Gauge('kustomate_queue_running', 'Reconciles running now.'));
+  readonly kubectlRuns = this.registry.add(new Counter('kustomate_kubectl_runs_total', 'kubectl runs, by verb and result (ok, error, timeout).'));
+  readonly kubectlSeconds = this.registry.add(new Histogram('kustomate_kubectl_duration_seconds', 'Time per kubectl run.', [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120]));
+  readonly watchErrors = this.registry.add(new Counter('kustomate_watch_errors_total', 'Failed list or watch requests, by operator.'));
+  readonly leader = this.registry.add(new Gauge('kustomate_leader', '1 while this process holds the leader lease (or runs without leader election).'));
 
   /** Records one kubectl run; the verb is the first argument that is not a flag or its value. */
   kubectl(result: KubectlResult, globalArgCount: number): void {

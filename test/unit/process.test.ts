@@ -63,10 +63,12 @@ describe('health server', () => {
     const metrics = new Metrics();
     metrics.kubectl({ command: ['kubectl', '--context', 'c', 'apply', '-k', 'd'], exitCode: 0, stdout: '', stderr: '', durationMs: 5, timedOut: false }, 2);
     metrics.kubectl({ command: ['kubectl', '--context', 'c', 'delete', '-k', 'd'], exitCode: 1, stdout: '', stderr: '', durationMs: 5, timedOut: false }, 2);
-    return metrics.registry.getSingleMetricAsString('kustomate_kubectl_runs_total').then((text) => {
-      expect(text).toContain('verb="apply",result="ok"} 1');
-      expect(text).toContain('verb="delete",result="error"} 1');
-    });
+    const text = metrics.registry.metrics();
+    expect(text).toContain('kustomate_kubectl_runs_total{verb="apply",result="ok"} 1');
+    expect(text).toContain('kustomate_kubectl_runs_total{verb="delete",result="error"} 1');
+    expect(text).toContain('kustomate_kubectl_duration_seconds_bucket{verb="apply",le="0.1"} 1');
+    expect(text).toContain('kustomate_kubectl_duration_seconds_count{verb="apply"} 1');
+    expect(text).toContain('# TYPE kustomate_kubectl_runs_total counter');
   });
 });
 

@@ -1,7 +1,7 @@
 // Why: where a DatabaseTable's database is (a Secret named in its spec, or the operator's default URL), one pg
 // connection per reconcile, and what a failure means: a database that cannot be reached is retried, never fatal.
 // The URL, and so the password, never goes into an error, a log line or a status.
-import pg from 'pg';
+import type pg from 'pg';
 import { ApiError } from '../../kube/api.ts';
 import { PermanentError, TemporaryError } from '../../operator/errors.ts';
 import type { HandlerContext } from '../../operator/operator.ts';
@@ -83,7 +83,9 @@ export function unreachable(err: unknown): boolean {
  */
 export async function withDatabase<T>(ctx: HandlerContext<unknown>, table: Table, fn: (db: pg.Client, where: string) => Promise<T>): Promise<T> {
   const { url, where } = await locate(ctx, table);
-  const client = new pg.Client({
+  // Loaded on first use: an operator process without DatabaseTables never holds the driver in memory.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({
     connectionString: url,
     application_name: 'kustomate-databasetable',
     connectionTimeoutMillis: 10_000,

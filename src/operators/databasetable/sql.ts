@@ -1,9 +1,12 @@
 // Why: the DDL a DatabaseTable needs and the catalog reads that make it idempotent. Identifiers are quoted with
 // pg's escapeIdentifier, types come from the checked grammar, values are parameters; the one literal, the
 // ownership comment, uses pg's escapeLiteral because COMMENT takes no parameters.
-import { escapeIdentifier as id, escapeLiteral } from 'pg';
+// The driver's own escaping, from its small utility module (the whole driver loads only with a connection).
+import pgUtils from 'pg/lib/utils.js';
 import { PermanentError } from '../../operator/errors.ts';
 import type { Column, Table } from './spec.ts';
+
+const { escapeIdentifier: id, escapeLiteral } = pgUtils;
 
 /** What runs a query: a connected pg Client. */
 export interface Queryable {

@@ -1,0 +1,217 @@
+// Why: kustomate side by side with its peers on the local control plane, in one run, as ratios: kopf running the
+// Nuvolaris demo2 operator made fair (bench/peers/demo2_fair.py), and bare sequential `kubectl apply -k`. A benchmark,
+// never a test. Run with the local cluster up: npm run cluster:up && npm run bench:peers [-- 50 200 1000]
+import { execa, type ResultPromise } from 'execa';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { connect } from '../src/kube/config.ts';
+import { KubeApi } from '../src/kube/api.ts';
+import { DEFAULT_BASES_DIR } from '../src/kustomize/bases.ts';
+import { createWorkdir } from '../src/kustomize/workdir.ts';
+import { sample } from '../src/operators/sample/index.ts';
+import { CACHE_DIR, KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
+
+const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = SIZES.length ? SIZES : [50, 200, 1000];
+const KOPF_VERSION = '1.45.2';
+const BENCH_DIR = path.join(CACHE_DIR, 'bench');
+const VENV = path.join(BENCH_DIR, 'kopf-venv');
+const COUNT_FILE = path.join(BENCH_DIR, 'kubectl-runs');
+const SHIM = path.resolve('bench/peers/kubectl-count.sh');
+const kubectlBin = binPath('kubectl');
+const api = new KubeApi(connect({ kubeconfig: KUBECONFIG }).access);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const k = (args: string[], input?: string) => execa(kubectlBin, ['--kubeconfig', KUBECONFIG, ...args], { timeout: 900_000, ...(input ? { input } : {}) });
+const shimEnv = { KUBECONFIG, REAL_KUBECTL: kubectlBin, KUBECTL_COUNT: COUNT_FILE };
+
+/** kopf from PyPI into a virtualenv under .cache/, once. */
+async function kopf(): Promise<string> {
+  const bin = path.join(VENV, 'bin', 'kopf');
+  if (await fs.access(bin).then(() => true, () => false)) return bin;
+  console.error(`installing kopf ${KOPF_VERSION} into ${VENV}`);
+  await execa('python3', ['-m', 'venv', VENV], { timeout: 120_000 });
+  await execa(path.join(VENV, 'bin', 'pip'), ['install', '--quiet', `kopf==${KOPF_VERSION}`], { timeout: 600_000, stdio: 'inherit' });
+  return bin;
+}
+
+/** CPU seconds of a process and of the children it waited for (/proc/PID/stat utime, stime, cutime, cstime). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await fs.readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  // Clock ticks of 1/100 s (USER_HZ on Linux); fields 14 to 17 of the file, after the pid and the name.
+  return [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i]), 0) / 100;
+}
+
+/** Peak resident set size of a process so far, in MB (/proc/PID/status VmHWM). */
+async function peakRssMb(pid: number): Promise<number> {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await fs.readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+}
+
+const kubectlRuns = async () => (await fs.readFile(COUNT_FILE, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+
+const samples = (ns: string, n: number, prefix = 's') =>
+  Array.from({ length: n }, (_, i) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: `${prefix}-${i}`, namespace: ns }, spec: { count: 1 } }));
+
+/** Creates the Samples and waits until each has its kubectl output in status (`field`: the handler's result). */
+async function burst(ns: string, n: number, field: string): Promise<number> {
+  const t0 = performance.now();
+  await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: samples(ns, n) }));
+  for (;;) {
+    const list = await api.request<{ items: Array<{ status?: Record<string, { message?: string }> }> }>('GET', `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`);
+    if (list.items.length === n && list.items.every((s) => s.status?.[field]?.message)) return (performance.now() - t0) / 1000;
+    await sleep(250);
+  }
+}
+
+interface Row {
+  peer: string;
+  n: number;
+  wall: number;
+  cpu?: number;
+  rss?: number;
+  runs: number;
+}
+
+/** One operator process on a fresh namespace: a burst of n Samples, measured from the outside. */
+async function measure(peer: string, n: number, start: (ns: string) => ResultPromise, field: string, ready: (p: ResultPromise, out: () => string) => Promise<void>): Promise<{ row: Row; ns: string; proc: ResultPromise; out: () => string }> {
+  const ns = `peers-${peer}-${n}-${process.pid}`;
+  await k(['create', 'namespace', ns]);
+  const proc = start(ns);
+  let out = '';
+  proc.all?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
+  await ready(proc, () => out);
+  const cpu0 = await cpuSeconds(proc.pid!);
+  const runs0 = await kubectlRuns();
+  const wall = await burst(ns, n, field);
+  const row: Row = { peer, n, wall, cpu: (await cpuSeconds(proc.pid!)) - cpu0, rss: await peakRssMb(proc.pid!), runs: (await kubectlRuns()) - runs0 };
+  return { row, ns, proc, out: () => out };
+}
+
+const waitFor = async (what: string, fn: () => boolean | Promise<boolean>, ms = 60_000) => {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+};
+
+const startKustomate = (ns: string) =>
+  execa(process.execPath, [path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', SHIM, 'sample'], {
+    env: { ...shimEnv, KUSTOMATE_LOG_LEVEL: 'info' },
+    all: true,
+    reject: false,
+    timeout: 3_600_000,
+  });
+const kustomateReady = (_p: ResultPromise, out: () => string) => waitFor('kustomate watching', () => out().includes('listed; watching'));
+
+async function stopAndDelete(ns: string, proc: ResultPromise): Promise<void> {
+  // With the operator still running: kustomate's finalizers are removed by it.
+  await k(['delete', 'namespace', ns, '--timeout=900s']).catch(() => undefined);
+  proc.kill('SIGTERM');
+  await proc;
+}
+
+const rows: Row[] = [];
+const notes: string[] = [];
+await fs.mkdir(BENCH_DIR, { recursive: true });
+await fs.rm(COUNT_FILE, { force: true });
+const kopfBin = await kopf();
+await execa('npm', ['run', 'build'], { timeout: 300_000 });
+
+for (const n of sizes) {
+  // The baseline: folders rendered before the clock starts, applied one after another, as a shell loop would.
+  const bareNs = `peers-bare-${n}-${process.pid}`;
+  await k(['create', 'namespace', bareNs]);
+  const dirs = await Promise.all(samples(bareNs, n).map((s) => createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: bareNs }, { basesDir: DEFAULT_BASES_DIR })));
+  const cpuBare0 = await cpuSeconds(process.pid);
+  const t0 = performance.now();
+  for (const d of dirs) await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', d.dir], { timeout: 120_000 });
+  rows.push({ peer: 'bare kubectl apply -k, in sequence', n, wall: (performance.now() - t0) / 1000, runs: n, cpu: (await cpuSeconds(process.pid)) - cpuBare0 });
+  await Promise.all(dirs.map((d) => d.cleanup()));
+  await k(['delete', 'namespace', bareNs, '--wait=false']);
+
+  const kopfRun = await measure(
+    'kopf',
+    n,
+    (ns) =>
+      execa(kopfBin, ['run', '--standalone', '--namespace', ns, path.resolve('bench/peers/demo2_fair.py')], {
+        env: { ...shimEnv, SAMPLE_BASE: path.join(DEFAULT_BASES_DIR, 'sample'), KUBECTL: SHIM },
+        all: true,
+        reject: false,
+        timeout: 3_600_000,
+      }),
+    'sample_create',
+    async (_p, out) => {
+      await waitFor('kopf watching', () => /Initial authentication has finished|watching for/i.test(out()), 60_000);
+      await sleep(2_000);
+    },
+  );
+  rows.push({ ...kopfRun.row, peer: `kopf ${KOPF_VERSION}, demo2 made fair` });
+  kopfRun.proc.kill('SIGTERM');
+  await kopfRun.proc;
+  await k(['delete', 'namespace', kopfRun.ns, '--wait=false']);
+
+  const ours = await measure('kustomate', n, startKustomate, 'sample', kustomateReady);
+  rows.push({ ...ours.row, peer: 'kustomate' });
+  if (n === Math.max(...sizes)) {
+    // A restart over the same, unchanged Samples: every one reconciled again, and no kubectl run at all.
+    ours.proc.kill('SIGTERM');
+    await ours.proc;
+    const runs0 = await kubectlRuns();
+    const t1 = performance.now();
+    const again = startKustomate(ours.ns);
+    let out = '';
+    again.all?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
+    const port = await (async () => {
+      await waitFor('health port', () => /"port":(\d+)/.test(out));
+      return Number(/"port":(\d+)/.exec(out)![1]);
+    })();
+    const reconciled = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return [...text.matchAll(/^kustomate_reconciles_total\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+    };
+    await waitFor(`${n} reconciles after the restart`, async () => (await reconciled()) >= n, 300_000);
+    notes.push(`restart over ${n} unchanged Samples: all reconciled again in ${((performance.now() - t1) / 1000).toFixed(1)} s (start-up included), ${(await kubectlRuns()) - runs0} kubectl processes; peak RSS ${(await peakRssMb(again.pid!)).toFixed(0)} MB`);
+    await stopAndDelete(ours.ns, again);
+  } else {
+    await stopAndDelete(ours.ns, ours.proc);
+  }
+}
+
+// A single Sample on an idle operator: create to kubectl output in status, against one bare apply of the same dir.
+const singleNs = `peers-single-${process.pid}`;
+await k(['create', 'namespace', singleNs]);
+const idle = startKustomate(singleNs);
+let idleOut = '';
+idle.all?.on('data', (c: Buffer) => (idleOut = (idleOut + c.toString()).slice(-20_000)));
+await kustomateReady(idle, () => idleOut);
+const singles: number[] = [];
+const bares: number[] = [];
+for (let i = 0; i < 7; i++) {
+  const [one] = samples(singleNs, 1, `single-${i}`);
+  const dir = await createWorkdir(sample.render({ ...one!, metadata: { ...one!.metadata, name: `bare-${i}` } })[0]!.spec, { apiVersion: one!.apiVersion, kind: one!.kind, name: `bare-${i}`, namespace: singleNs }, { basesDir: DEFAULT_BASES_DIR });
+  const t0 = performance.now();
+  await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', dir.dir], { timeout: 120_000 });
+  bares.push(performance.now() - t0);
+  await dir.cleanup();
+  const t1 = performance.now();
+  await api.request('POST', `/apis/nuvolaris.org/v1/namespaces/${singleNs}/samples`, { body: one });
+  await waitFor('the single Sample applied', async () => !!(await api.request<{ status?: { sample?: { message?: string } } }>('GET', `/apis/nuvolaris.org/v1/namespaces/${singleNs}/samples/single-${i}-0`)).status?.sample?.message);
+  singles.push(performance.now() - t1);
+}
+await stopAndDelete(singleNs, idle);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+notes.push(`single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of 7), ${(median(singles) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms)`);
+
+console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; wall until every Sample has its kubectl output in status`);
+console.log(`| N | peer | wall | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
+for (const n of sizes) {
+  const of = (p: string) => rows.find((r) => r.n === n && r.peer.startsWith(p))!;
+  for (const r of rows.filter((x) => x.n === n)) {
+    const vsKopf = of('kopf').wall / r.wall;
+    const vsBare = of('bare').wall / r.wall;
+    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
+  }
+}
+for (const note of notes) console.log(`- ${note}`);
