@@ -1,0 +1,54 @@
+// Why: image builds need podman, buildah, runc, mmdebstrap and uidmap; on a fresh Debian machine, as root, they
+// are installed from Debian's packages, and on any other machine a missing one is named.
+import { execa } from 'execa';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { podman } from './podman.ts';
+
+/** Each command, and the Debian package it comes from. */
+export const IMAGE_TOOLS: ReadonlyArray<{ bin: string; pkg: string }> = [
+  { bin: 'podman', pkg: 'podman' },
+  { bin: 'buildah', pkg: 'buildah' },
+  { bin: 'runc', pkg: 'runc' },
+  { bin: 'mmdebstrap', pkg: 'mmdebstrap' },
+  { bin: 'newuidmap', pkg: 'uidmap' },
+];
+
+/** The path of a command on PATH (plus the sbin folders, where Debian puts runc), or undefined. */
+export async function which(bin: string): Promise<string | undefined> {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const dir of dirs.filter(Boolean)) {
+    const file = path.join(dir, bin);
+    if (await fs.access(file, fs.constants.X_OK).then(() => true, () => false)) return file;
+  }
+  return undefined;
+}
+
+/** Installs the missing tools (Debian, as root), or throws naming them; what is there is reused as it is. */
+export async function ensureImageTools(log: (line: string) => void = console.log): Promise<void> {
+  const missing: string[] = [];
+  for (const tool of IMAGE_TOOLS) if (!(await which(tool.bin))) missing.push(tool.pkg);
+  if (missing.length === 0) return;
+  const apt = await which('apt-get');
+  if (process.getuid?.() !== 0 || !apt) {
+    throw new Error(`image builds need the packages ${missing.join(', ')}: install them (as root on Debian, npm run image does it)`);
+  }
+  log(`installing ${missing.join(', ')} from Debian's packages`);
+  const env = { DEBIAN_FRONTEND: 'noninteractive' };
+  // Another apt run (unattended upgrades) may hold the lock for a while: wait for it rather than fail.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  await execa(apt, [...lock, 'update', '-qq'], { env, timeout: 600_000, stdio: ['ignore', 'inherit', 'inherit'] });
+  await execa(apt, [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { env, timeout: 900_000, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Why containers cannot run on this machine, or undefined when podman works. */
+export async function whyPodmanCannotRun(): Promise<string | undefined> {
+  try {
+    await ensureImageTools((line) => process.stderr.write(`[image] ${line}\n`));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const info = await podman(['info', '--format', '{{.Host.OCIRuntime.Name}}'], { reject: false });
+  if (info.exitCode !== 0) return `podman info failed: ${info.all.trim().split('\n').at(-1)}`;
+  return undefined;
+}
