@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CACHE_DIR, KUBE_VERSION } from '../../lab/cluster/versions.ts';
-import { IMAGE, podman } from '../../lab/image/podman.ts';
+import { IMAGE, PODMAN_RUN, podman } from '../../lab/image/podman.ts';
 import { deployedTemplate, freePort, startContainer, withHealthPort, type Container, type ContainerOptions, type PodTemplate } from '../../lab/image/run.ts';
 import { whyPodmanCannotRun } from '../../lab/image/tools.ts';
 import { applyObjects, cleanNamespace, createNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, waitFor } from './helpers.ts';
@@ -109,6 +109,8 @@ async function mounts(pid: number): Promise<Map<string, string[]>> {
 }
 
 const isWorkdir = (name: string) => /^kustomate-\d+-\d+-/.test(name);
+/** The kustomate process of a container (Node names its main thread MainThread, so by its command line). */
+const operatorOf = async (c: Container) => (await containerProcesses((await c.pid())!)).find((p) => p.cmdline.startsWith('/usr/local/bin/node /app/dist/cli/main.js run '))!;
 
 describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and run under podman${cannotRun ? ` (SKIPPED: ${cannotRun})` : ''}`, () => {
   let ns: string;
@@ -158,9 +160,9 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
     const config = JSON.parse((await podman(['image', 'inspect', IMAGE, '--format', '{{json .Config}}'])).stdout);
     expect(config.User).toBe('65532:65532');
     expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', '/usr/local/bin/node', '/app/dist/cli/main.js']);
-    const kubectlVersion = JSON.parse((await podman(['run', '--rm', '--network=none', '--entrypoint', 'kubectl', IMAGE, 'version', '--client', '-o', 'json'])).stdout);
+    const kubectlVersion = JSON.parse((await podman(['run', '--rm', ...PODMAN_RUN, '--entrypoint', 'kubectl', IMAGE, 'version', '--client', '-o', 'json'])).stdout);
     expect(kubectlVersion.clientVersion.gitVersion).toBe(KUBE_VERSION);
-    expect((await podman(['run', '--rm', '--network=none', '--entrypoint', 'node', IMAGE, '--version'])).stdout.trim()).toBe(process.version);
+    expect((await podman(['run', '--rm', ...PODMAN_RUN, '--entrypoint', 'node', IMAGE, '--version'])).stdout.trim()).toBe(process.version);
   });
 
   it('runs as uid 65532 under tini, on a read-only root with a writable /tmp and a TokenRequest token mounted read-only, and reconciles a Sample to Ready=True', async () => {
@@ -176,7 +178,8 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
     const m = await mounts(operator.pid);
     expect(m.get('/')).toContain('ro');
     expect(m.get('/tmp')).toContain('rw');
-    expect(m.get('/var/run/secrets/kubernetes.io/serviceaccount')).toContain('ro');
+    // /var/run is a link to /run in Debian: the kernel lists the mount where it really is.
+    expect(m.get('/run/secrets/kubernetes.io/serviceaccount')).toContain('ro');
     // The token is a TokenRequest one: bound to the ServiceAccount, with an expiry (a legacy Secret token has none).
     const claims = JSON.parse(Buffer.from((await fs.readFile(path.join(c.serviceAccountDir, 'token'), 'utf8')).split('.')[1]!, 'base64url').toString());
     expect(claims.sub).toBe('system:serviceaccount:kustomate-system:kustomate');
@@ -228,7 +231,7 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
 
     it('removes the work dirs a killed container left once it runs again, though its process has the same pid', async () => {
       const { c: first } = await start(slowArgs, await slow());
-      const firstPid = (await containerProcesses((await first.pid())!)).find((p) => p.comm === 'node' && p.cmdline.includes('/app/dist/cli/main.js'))!.nsPid;
+      const firstPid = (await operatorOf(first)).nsPid;
       await applyObjects(sample('crash', 1));
       const [left] = await waitFor('a work dir in use', async () => {
         const w = await workdirs();
@@ -240,7 +243,7 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
       expect(await workdirs()).toContain(left);
 
       ({ c: restarted } = await start(slowArgs, await slow()));
-      const again = (await containerProcesses((await restarted.pid())!)).find((p) => p.comm === 'node' && p.cmdline.includes('/app/dist/cli/main.js'))!;
+      const again = await operatorOf(restarted);
       expect(again.nsPid).toBe(firstPid);
       expect(await fs.access(path.join(tmp, left!)).then(() => true, () => false)).toBe(false);
       await waitFor('Sample crash Ready=True', async () => readyCondition(await getJson(['sample', 'crash', '-n', ns]))?.status === 'True', 90_000);
