@@ -130,7 +130,7 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
   afterAll(async () => {
     for (const c of containers) await c.remove();
     if (ns) await cleanNamespace(ns);
-    for (const lease of leases) await k(['delete', 'lease', lease, '-n', 'kustomate-system', '--ignore-not-found'], { reject: false });
+    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
   });
 
   /** The install base's pod, running this image with `args` (a Lease of its own, health on a free port). */

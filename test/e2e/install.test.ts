@@ -48,7 +48,8 @@ describe('the kustomate install base', () => {
   afterAll(async () => {
     await deleteNamespace(ns);
     await operator.stop();
-    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--wait=false'], { reject: false });
+    // Waits until the namespace is gone: a later apply -k into a terminating namespace would fail.
+    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
     await fs.rm(dir, { recursive: true, force: true });
   });
 
