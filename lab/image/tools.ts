@@ -24,14 +24,22 @@ export async function which(bin: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** Installs the missing tools (Debian, as root), or throws naming them; what is there is reused as it is. */
+/** Tools are missing, and this machine cannot install them (not root, or not Debian). */
+export class MissingToolsError extends Error {
+  override name = 'MissingToolsError';
+}
+
+/**
+ * Installs the missing tools (Debian, as root), or throws a MissingToolsError naming them; what is there is reused
+ * as it is. A failed installation throws its own error.
+ */
 export async function ensureImageTools(log: (line: string) => void = console.log): Promise<void> {
   const missing: string[] = [];
   for (const tool of IMAGE_TOOLS) if (!(await which(tool.bin))) missing.push(tool.pkg);
   if (missing.length === 0) return;
   const apt = await which('apt-get');
   if (process.getuid?.() !== 0 || !apt) {
-    throw new Error(`image builds need the packages ${missing.join(', ')}: install them (as root on Debian, npm run image does it)`);
+    throw new MissingToolsError(`image builds need the packages ${missing.join(', ')}: install them (as root on Debian, npm run image does it)`);
   }
   log(`installing ${missing.join(', ')} from Debian's packages`);
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
@@ -41,12 +49,16 @@ export async function ensureImageTools(log: (line: string) => void = console.log
   await execa(apt, [...lock, 'install', '-y', '-qq', '--no-install-recommends', ...missing], { env, timeout: 900_000, stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
-/** Why containers cannot run on this machine, or undefined when podman works. */
+/**
+ * Why containers cannot run on this machine, or undefined when podman works (installed first where it can be). An
+ * installation that fails where it should work (as root on Debian) throws: that is no reason to skip.
+ */
 export async function whyPodmanCannotRun(): Promise<string | undefined> {
   try {
     await ensureImageTools((line) => process.stderr.write(`[image] ${line}\n`));
   } catch (err) {
-    return (err as Error).message;
+    if (err instanceof MissingToolsError) return err.message;
+    throw err;
   }
   const info = await podman(['info', '--format', '{{.Host.OCIRuntime.Name}}'], { reject: false });
   if (info.exitCode !== 0) return `podman info failed: ${info.all.trim().split('\n').at(-1)}`;

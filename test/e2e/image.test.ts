@@ -162,6 +162,9 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
     expect(config.Entrypoint).toEqual(['/usr/bin/tini', '--', '/usr/local/bin/node', '/app/dist/cli/main.js']);
     const kubectlVersion = JSON.parse((await podman(['run', '--rm', ...PODMAN_RUN, '--entrypoint', 'kubectl', IMAGE, 'version', '--client', '-o', 'json'])).stdout);
     expect(kubectlVersion.clientVersion.gitVersion).toBe(KUBE_VERSION);
+    // Built as lab/cluster builds the control plane's kubectl: the same version fields, the same Go.
+    const clusterVersion = JSON.parse((await execa(KUBECTL, ['version', '--client', '-o', 'json'], { timeout: 30_000 })).stdout);
+    expect(kubectlVersion.clientVersion).toEqual(clusterVersion.clientVersion);
     expect((await podman(['run', '--rm', ...PODMAN_RUN, '--entrypoint', 'node', IMAGE, '--version'])).stdout.trim()).toBe(process.version);
   });
 
