@@ -1,6 +1,7 @@
-// Why: no image registry is reachable here, so the Dockerfile's three base images are built locally, each the
-// equivalent of its public namesake: a Debian bookworm rootfs (mmdebstrap), Node.js on it (the npm registry's
-// `node` package, with npm), and Go on it (the machine's Go). Each is cached by what it is built from.
+// Why: no image registry is reachable here, so the Dockerfile's base images are built locally and cached.
+//
+// Each is the equivalent of its public namesake: a Debian bookworm rootfs (mmdebstrap), Node.js on it (the npm
+// registry's `node` package, with npm), and Go on it (the machine's Go), cached by what it is built from.
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';

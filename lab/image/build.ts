@@ -1,5 +1,6 @@
-// Why: `npm run image`: build the Dockerfile into localhost/kustomate:<version> with buildah, from local base
-// images, reusing the machine's Go module cache and npm cache and a Go build cache of its own under .cache.
+// Why: `npm run image`: the Dockerfile built into localhost/kustomate:<version> with buildah, from local bases.
+//
+// The build reuses the machine's Go module cache and npm cache, and keeps a Go build cache of its own in .cache.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';

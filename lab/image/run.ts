@@ -1,7 +1,7 @@
-// Why: a cluster whose nodes run no containers (the local control plane's kwok nodes only pretend) can still see
-// the image at work: this runs the installed Deployment's pod here under podman, as a kubelet would, with the
-// in-cluster configuration of its ServiceAccount (a TokenRequest token and the cluster's CA, mounted read-only,
-// and KUBERNETES_SERVICE_HOST/PORT) and the pod's security context.
+// Why: kwok's nodes run no container, so the installed Deployment's pod is run here under podman, as a kubelet would.
+//
+// The pod's image, arguments and security context, with the in-cluster configuration of its ServiceAccount: a
+// TokenRequest token and the cluster's CA, mounted read-only, and KUBERNETES_SERVICE_HOST/PORT.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';

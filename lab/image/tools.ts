@@ -1,5 +1,4 @@
-// Why: image builds need podman, buildah, runc, mmdebstrap and uidmap; on a fresh Debian machine, as root, they
-// are installed from Debian's packages, and on any other machine a missing one is named.
+// Why: image builds need podman, buildah, runc, mmdebstrap and uidmap: installed on Debian as root, else named.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -78,7 +78,7 @@ describe('the kustomate command, from a clean clone after npm ci', () => {
 /** The processes in the PID namespace of host pid `pid1` (a container's), with what /proc says of each. */
 async function containerProcesses(pid1: number) {
   const ns = await fs.readlink(`/proc/${pid1}/ns/pid`);
-  const found: Array<{ pid: number; nsPid: number; ppid: number; uid: number; state: string; comm: string; cmdline: string }> = [];
+  const found: Array<{ pid: number; nsPid: number; ppid: number; uid: number; state: string; comm: string; cmdline: string; status: Record<string, string> }> = [];
   for (const entry of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -94,6 +94,7 @@ async function containerProcesses(pid1: number) {
         state: String(status.State).slice(0, 1),
         comm: String(status.Name),
         cmdline: (await fs.readFile(`/proc/${entry}/cmdline`, 'utf8')).split('\0').join(' ').trim(),
+        status,
       });
     } catch {
       // gone meanwhile
@@ -177,6 +178,8 @@ describe.skipIf(!!cannotRun)(`the kustomate image, built by npm run image and ru
     expect(init.comm).toBe('tini');
     expect(operator.cmdline).toMatch(/^\/usr\/local\/bin\/node \/app\/dist\/cli\/main\.js run /);
     expect(procs.map((p) => p.uid)).toEqual(procs.map(() => 65532));
+    // The security context as the kernel applies it (proc(5)): no capabilities, no_new_privs, a seccomp filter.
+    expect(operator.status).toMatchObject({ CapEff: '0000000000000000', CapBnd: '0000000000000000', NoNewPrivs: '1', Seccomp: '2' });
 
     const m = await mounts(operator.pid);
     expect(m.get('/')).toContain('ro');
