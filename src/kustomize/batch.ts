@@ -9,7 +9,7 @@ import type { KubeObject } from '../kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
 import { applyArgs, applyOutput, renderArgs, renderOutput, runChecked, type ApplyOutput } from './commands.ts';
 import { OWNER_UID_ANNOTATION } from './labels.ts';
-import { WORKDIR_PREFIX } from './workdir.ts';
+import { workdirPrefix } from './workdir.ts';
 
 export interface BatchOptions {
   /** How long the first work dir of a batch waits for others (ms), unless every running reconcile has joined. */
@@ -146,7 +146,7 @@ export class KubectlBatcher {
 
   /** One kubectl process on a parent kustomization of the batch's work dirs: its result, and its objects by owner uid. */
   private async runMany(op: Op, batch: Item<unknown>[]): Promise<{ result: KubectlResult; byOwner: Map<string, KubeObject[]> }> {
-    const parent = await fs.mkdtemp(path.join(os.tmpdir(), `${WORKDIR_PREFIX}-${process.pid}-batch`));
+    const parent = await fs.mkdtemp(path.join(os.tmpdir(), `${await workdirPrefix()}-batch`));
     try {
       // kustomize takes other kustomizations as resources by relative path only.
       const resources = batch.map((item) => path.relative(parent, item.dir));

@@ -67,9 +67,36 @@ export class BuildError extends Error {
   readonly reason = 'BuildFailed';
 }
 
-/** Temporary work dirs are named kustomate-<pid>-<random>, so a restarted operator can find a dead one's leftovers. */
+/**
+ * Temporary work dirs are named kustomate-<pid>-<start>-…, <start> being when the process started, so a restarted
+ * operator can find a dead one's leftovers. A pid alone does not tell processes apart: a container that restarts
+ * runs its process under the same pid again (1, or 2 under an init), and finds its predecessor's work dirs in a /tmp
+ * that outlived it, as a pod's emptyDir does. Names without a start time (kustomate 0.1's) are told apart by pid.
+ */
 export const WORKDIR_PREFIX = 'kustomate';
-const WORKDIR_NAME = new RegExp(`^${WORKDIR_PREFIX}-(\\d+)-`);
+const WORKDIR_NAME = new RegExp(`^${WORKDIR_PREFIX}-(\\d+)-(?:(\\d+)-)?`);
+
+/**
+ * When process `pid` started: field 22 of /proc/<pid>/stat, in clock ticks since boot
+ * (https://man7.org/linux/man-pages/man5/proc_pid_stat.5.html); undefined for no such process, or without /proc.
+ */
+async function startTime(pid: number): Promise<string | undefined> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Field 2, the command name, is in parentheses and may hold spaces: count from after the last ')'.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+let ownStart: Promise<string> | undefined;
+/** This process's start time as its work dirs carry it (without /proc: when it started, in ms since the epoch). */
+function processStart(): Promise<string> {
+  ownStart ??= startTime(process.pid).then((t) => t ?? String(Math.round(performance.timeOrigin)));
+  return ownStart;
+}
+
+/** The name prefix of this process's temporary folders: kustomate-<pid>-<start>. */
+export async function workdirPrefix(): Promise<string> {
+  return `${WORKDIR_PREFIX}-${process.pid}-${await processStart()}`;
+}
 
 /** The instance layer: the base, its namespace, labels, name prefix and the handler's patches. */
 export function instanceKustomization(spec: KustomizeSpec, owner: Owner): Record<string, unknown> {
@@ -140,7 +167,7 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
     await fs.mkdir(dir, { recursive: true });
     remove = async () => {};
   } else {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), `${WORKDIR_PREFIX}-${process.pid}-`));
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), `${await workdirPrefix()}-`));
     remove = () => fs.rm(dir, { recursive: true, force: true });
   }
   try {
@@ -176,18 +203,30 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether the process that named a work dir `pid` and `start` still runs (it is not this one). */
+async function running(pid: number, start: string): Promise<boolean> {
+  // This pid with another start time: an earlier process that had this pid (a restarted container's).
+  if (pid === process.pid) return false;
+  const now = await startTime(pid);
+  // Without /proc (or where it hides other users' processes), a live pid is taken to be the same process.
+  return now === undefined ? alive(pid) : now === start;
+}
+
 /**
- * Removes work dirs that a process left behind: those of dead processes (a SIGKILLed operator), and with
- * `includeOwn` this process's own (at shutdown). Returns the folders removed.
+ * Removes work dirs that a process left behind: those of dead processes (a SIGKILLed operator, or the previous
+ * run of a restarted container), and with `includeOwn` this process's own (at shutdown). Returns the folders removed.
  */
 export async function removeLeftoverWorkdirs(opts: { tmpdir?: string; includeOwn?: boolean } = {}): Promise<string[]> {
   const tmp = opts.tmpdir ?? os.tmpdir();
+  const start = await processStart();
   const removed: string[] = [];
   for (const name of await fs.readdir(tmp).catch(() => [] as string[])) {
     const m = WORKDIR_NAME.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid ? !opts.includeOwn : alive(pid)) continue;
+    const own = pid === process.pid && (m[2] === undefined || m[2] === start);
+    const live = m[2] === undefined ? alive(pid) : await running(pid, m[2]);
+    if (own ? !opts.includeOwn : live) continue;
     await fs.rm(path.join(tmp, name), { recursive: true, force: true }).then(() => removed.push(name), () => {});
   }
   return removed;

@@ -1,13 +1,22 @@
 // kustomize/kustomate installs kustomate with least privilege, proven on a cluster that enforces
 // OwnerReferencesPermissionEnforcement: the operator, as its own ServiceAccount, runs every example operator, may
-// read no Secret, and holds exactly the permissions of the snapshot in fixtures/rbac-can-i.txt.
+// read no Secret, and holds exactly the permissions of the snapshot in fixtures/rbac-can-i.txt. Its pods pass Pod
+// Security "restricted", which its namespace enforces.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
 import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, tokenKubeconfig, waitFor, type OperatorProcess } from './helpers.ts';
 
 const SA = 'system:serviceaccount:kustomate-system:kustomate';
+const version = JSON.parse(await fs.readFile('package.json', 'utf8')).version as string;
+
+/** The objects a kustomization renders (kubectl kustomize), by kind. */
+async function render(dir: string): Promise<Map<string, any>> {
+  const docs = parseAllDocuments((await k(['kustomize', dir])).stdout).map((d) => d.toJS());
+  return new Map(docs.map((d) => [d.kind as string, d]));
+}
 
 /** `kubectl auth can-i --list` as the install ServiceAccount in a namespace, as sorted `resource verbs` lines. */
 async function permissions(namespace: string): Promise<string[]> {
@@ -39,7 +48,8 @@ describe('the kustomate install base', () => {
   afterAll(async () => {
     await deleteNamespace(ns);
     await operator.stop();
-    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--wait=false'], { reject: false });
+    // Waits until the namespace is gone: a later apply -k into a terminating namespace would fail.
+    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -86,6 +96,54 @@ describe('the kustomate install base', () => {
     for (const where of ['kube-system', ns]) {
       const r = await k(['auth', 'can-i', 'get', 'secrets', '-n', where, `--as=${SA}`], { reject: false });
       expect(r.stdout.trim(), where).toBe('no');
+    }
+  });
+
+  it('is admitted where Pod Security "restricted" is enforced (its own namespace): a server-side dry-run of its pod passes, the pod without its security context does not', async () => {
+    const labels = (await getJson(['namespace', 'kustomate-system'])).metadata.labels;
+    expect(labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    // Enforcement applies to pods, not to the Deployment: a pod made of the Deployment's template, as its ReplicaSet makes them.
+    const template = (await getJson(['deployment', 'kustomate', '-n', 'kustomate-system'])).spec.template;
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: 'kustomate-', namespace: 'kustomate-system', labels: template.metadata.labels }, spec: template.spec };
+    const admitted = await k(['create', '--dry-run=server', '-f', '-', '-o', 'name'], { input: JSON.stringify(pod), reject: false });
+    expect(admitted.exitCode, admitted.stderr).toBe(0);
+    // Not even a warning (pod-security.kubernetes.io/warn is set too).
+    expect(admitted.stderr).toBe('');
+    const loose = structuredClone(pod);
+    delete loose.spec.securityContext;
+    for (const c of loose.spec.containers) delete c.securityContext;
+    const refused = await k(['create', '--dry-run=server', '-f', '-', '-o', 'name'], { input: JSON.stringify(loose), reject: false });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('violates PodSecurity "restricted:latest"');
+    // And the Deployment's own pods were created: its ReplicaSet was admitted for both.
+    await waitFor('2 ready replicas', async () => (await getJson(['deployment', 'kustomate', '-n', 'kustomate-system']))?.status?.readyReplicas === 2, 60_000);
+  });
+
+  it('runs 2 replicas with leader election, probes /healthz and /readyz, has requests and limits, and a pinned image that an images override replaces', async () => {
+    const base = await render('kustomize/kustomate');
+    const deployment = base.get('Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+    expect(deployment.spec.replicas).toBe(2);
+    expect(container.args).toContain('--leader-election');
+    expect(container.args).toContain('--health-host=0.0.0.0');
+    const port = Number(container.args.find((a: string) => a.startsWith('--health-port=')).split('=')[1]);
+    expect(container.ports).toEqual([{ name: 'health', containerPort: port }]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(Object.keys(container.resources.requests).sort()).toEqual(['cpu', 'memory']);
+    expect(Object.keys(container.resources.limits).sort()).toEqual(['cpu', 'memory']);
+    // The image npm run image builds, tagged with the package version: never a floating tag.
+    expect(container.image).toBe(`localhost/kustomate:${version}`);
+    // What `kustomize edit set image localhost/kustomate=…` writes into an overlay of the base.
+    const overlay = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-overlay-'));
+    try {
+      await fs.writeFile(
+        path.join(overlay, 'kustomization.yaml'),
+        stringify({ resources: [path.relative(overlay, path.resolve('kustomize/kustomate'))], images: [{ name: 'localhost/kustomate', newName: 'registry.example.com/team/kustomate', newTag: '1.2.3' }] }),
+      );
+      expect((await render(overlay)).get('Deployment').spec.template.spec.containers[0].image).toBe('registry.example.com/team/kustomate:1.2.3');
+    } finally {
+      await fs.rm(overlay, { recursive: true, force: true });
     }
   });
 

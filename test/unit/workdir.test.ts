@@ -1,12 +1,14 @@
+import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { readCustomResource } from '../../src/cli/render.ts';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { createKubectlRunner } from '../../src/kubectl/runner.ts';
-import { createWorkdir, type KustomizeSpec, type Owner } from '../../src/kustomize/workdir.ts';
+import { createWorkdir, removeLeftoverWorkdirs, workdirPrefix, type KustomizeSpec, type Owner } from '../../src/kustomize/workdir.ts';
 import { OWNER_LABEL } from '../../src/kustomize/labels.ts';
 import { sample, sampleCount } from '../../src/operators/sample/index.ts';
 import { kubectlBinary } from '../helpers/kubectl-binary.ts';
@@ -123,4 +125,82 @@ describe('kustomize work dir', () => {
     await expect(createWorkdir({ base: '../sample' }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/plain file name/);
     await expect(createWorkdir({ base: 'sample', files: { '../evil': 'x' } }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/plain file name/);
   });
+});
+
+// A new PID namespace (root only), whose first process is PID 1, as a container's is.
+const unshare = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'];
+const canUnshare = process.getuid?.() === 0 && (await execa(unshare[0]!, [...unshare.slice(1), 'true'], { reject: false, timeout: 30_000 })).exitCode === 0;
+
+describe('work dirs left by other processes', () => {
+  const fixture = fileURLToPath(new URL('./fixtures/workdir-process.ts', import.meta.url));
+  const tmps: string[] = [];
+  afterEach(async () => {
+    for (const t of tmps.splice(0)) await fs.rm(t, { recursive: true, force: true });
+  });
+  const tmpdir = async () => {
+    const t = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-left-'));
+    tmps.push(t);
+    return t;
+  };
+  const exists = (file: string) => fs.access(file).then(() => true, () => false);
+
+  /** A process of its own (run through `wrapper`, if any) that makes one work dir in `tmp` and lives on. */
+  async function holder(tmp: string, wrapper: string[] = []) {
+    const [cmd, ...args] = [...wrapper, process.execPath, fixture, 'create'];
+    const proc = execa(cmd!, args, { env: { TMPDIR: tmp }, timeout: 60_000, reject: false });
+    const dir = await new Promise<string>((resolve, reject) => {
+      proc.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      void proc.then((r) => reject(new Error(`the work dir process ended: ${r.stderr}`)));
+    });
+    return { proc, name: path.basename(dir) };
+  }
+
+  it('names a work dir after its process (pid and start time), keeps it while that process runs, removes it once killed', async () => {
+    const tmp = await tmpdir();
+    const h = await holder(tmp);
+    expect(h.name).toMatch(new RegExp(`^kustomate-${h.proc.pid}-\\d+-`));
+    expect(await removeLeftoverWorkdirs({ tmpdir: tmp })).toEqual([]);
+    h.proc.kill('SIGKILL');
+    await h.proc;
+    expect(await removeLeftoverWorkdirs({ tmpdir: tmp })).toEqual([h.name]);
+    expect(await fs.readdir(tmp)).toEqual([]);
+  });
+
+  it("removes a work dir named with this process's pid but another start time (an earlier process with this pid), and its own only at shutdown", async () => {
+    const tmp = await tmpdir();
+    const prefix = await workdirPrefix();
+    const start = Number(prefix.split('-')[2]);
+    const own = `${prefix}-own`;
+    const earlier = `kustomate-${process.pid}-${start - 1}-earlier`;
+    for (const d of [own, earlier]) await fs.mkdir(path.join(tmp, d));
+    expect(await removeLeftoverWorkdirs({ tmpdir: tmp })).toEqual([earlier]);
+    expect(await removeLeftoverWorkdirs({ tmpdir: tmp, includeOwn: true })).toEqual([own]);
+  });
+
+  it('removes the work dir of a live pid whose process started at another time (the pid was reused)', async () => {
+    const tmp = await tmpdir();
+    const h = await holder(tmp);
+    const reused = h.name.replace(/^(kustomate-\d+-)(\d+)-/, (_, head: string, start: string) => `${head}${Number(start) + 1}-`);
+    await fs.mkdir(path.join(tmp, reused));
+    expect(await removeLeftoverWorkdirs({ tmpdir: tmp })).toEqual([reused]);
+    h.proc.kill('SIGKILL');
+    await h.proc;
+  });
+
+  // A restarted container runs its process under the same pid as the killed one (1 here: each is the first process
+  // of a new PID namespace, as in a container), in the /tmp the killed one left (a pod's emptyDir outlives it).
+  it.skipIf(!canUnshare)(
+    `as PID 1 again after a restart, removes the work dirs the killed PID 1 left${canUnshare ? '' : ' (skipped: needs root and unshare(1) for a PID namespace)'}`,
+    async () => {
+      const tmp = await tmpdir();
+      const first = await holder(tmp, unshare);
+      expect(first.name).toMatch(/^kustomate-1-\d+-/);
+      first.proc.kill('SIGKILL');
+      await first.proc;
+      expect(await exists(path.join(tmp, first.name))).toBe(true);
+      const again = await execa(unshare[0]!, [...unshare.slice(1), process.execPath, fixture, 'clean'], { env: { TMPDIR: tmp }, timeout: 60_000 });
+      expect(JSON.parse(again.stdout)).toEqual([first.name]);
+      expect(await fs.readdir(tmp)).toEqual([]);
+    },
+  );
 });
