@@ -149,8 +149,10 @@ describe('a project from kustomate new', () => {
     const csv = await applyBundle(path.join(project, 'bundle'), ns);
     expect(csv.metadata.name).toBe(`${NAME}.v0.1.0`);
     expect(csv.spec.customresourcedefinitions.owned).toMatchObject([{ name: CRD, version: 'v1', kind: 'Greeting', description: expect.stringContaining('A Greeting') }]);
-    const deployed = parseAllDocuments(await fs.readFile(path.join(project, 'deploy/deployment.yaml'), 'utf8'))[0]!.toJS();
-    expect(csv.spec.install.spec.deployments).toEqual([{ name: NAME, label: deployed.metadata.labels, spec: deployed.spec }]);
-    expect(JSON.parse(csv.metadata.annotations['alm-examples'])).toEqual([parse(await fs.readFile(path.join(project, 'examples/greeting.yaml'), 'utf8'))]);
+    // As written (the API server adds defaults to what it stores): the install base's Deployment, and the example.
+    const written = parse(await fs.readFile(path.join(project, 'bundle/manifests/greeter.clusterserviceversion.yaml'), 'utf8'));
+    const deployed = parse(await fs.readFile(path.join(project, 'deploy/deployment.yaml'), 'utf8'));
+    expect(written.spec.install.spec.deployments).toEqual([{ name: NAME, label: deployed.metadata.labels, spec: deployed.spec }]);
+    expect(JSON.parse(written.metadata.annotations['alm-examples'])).toEqual([parse(await fs.readFile(path.join(project, 'examples/greeting.yaml'), 'utf8'))]);
   });
 });
