@@ -21,7 +21,8 @@ export async function newCommand(name: string, flags: NewFlags): Promise<number>
     { name, group: flags.group, kind: flags.kind, version: flags.version, plural: flags.plural },
     { dir, force: flags.force ?? false, kustomate: flags.kustomate, install: flags.install, kubectl: flags.kubectl, log },
   );
-  const rel = path.relative(process.cwd(), project.dir) || '.';
+  const relative = path.relative(process.cwd(), project.dir) || '.';
+  const rel = relative.startsWith('..') ? project.dir : relative;
   process.stdout.write(`created ${project.names.kind} (${project.names.group}/${project.names.version}) operator ${project.names.name} in ${rel}:\n`);
   for (const f of project.files) process.stdout.write(`  ${f}\n`);
   process.stdout.write(`next:\n  cd ${rel}\n${project.installed ? '' : '  npm install && npm run golden -- --update\n'}  npm test          # needs a cluster: KUBECONFIG, and KUSTOMATE_KUBECTL or kubectl on PATH\n  npm start         # after kubectl apply -f crds/\n`);
