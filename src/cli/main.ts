@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Why: the `kustomate` command line: `run` operators, `render` and `diff` what one would apply, `golden` render tests,
 // `new` operator projects and OLM `bundle`s.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
@@ -41,7 +41,9 @@ const basesOption = () =>
 
 const program = new Command('kustomate')
   .description('Kubernetes operators the Nuvolaris way: a custom resource becomes a kustomize patch, applied with kubectl apply -k.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A missing or bad flag is bad input, exit code 2, as for every other usage error (commander's own would be 1).
+  .exitOverride();
 
 program
   .command('run')
@@ -156,6 +158,15 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof CommanderError) {
+    // commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    reportError(err);
+  }
+}
+
+function reportError(err: unknown): void {
   // Bad input (flags, kubeconfig, operator names) exits 2; anything else, such as an unreachable cluster, exits 1.
   const usage = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError || err instanceof InputError;
   const debug = process.env.KUSTOMATE_LOG_LEVEL === 'debug';

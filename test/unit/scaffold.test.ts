@@ -37,6 +37,9 @@ describe('kustomate new', () => {
       expect(r.stderr).toContain(message);
     }
     await expect(fs.stat(path.join(tmp, 'never'))).rejects.toThrow(/ENOENT/);
+    const missing = await cli(['new', 'web', '--kind', 'Website', '--dir', path.join(tmp, 'never'), '--no-install']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("required option '--group <group>' not specified");
   });
 
   it('refuses a DIR that exists and is not empty, and writes into it with --force, keeping other files', async () => {
