@@ -120,7 +120,7 @@ const manifestFile = (o: KubeObject) => {
   return `manifests/${o.metadata.name}_${group}_${version}_${o.kind.toLowerCase()}.yaml`;
 };
 
-/** Drops the namespace (OLM installs into the OperatorGroup's) and the fields the API server sets. */
+/** Drops the namespace: OLM installs into the OperatorGroup's. */
 function portable<T extends KubeObject>(o: T): T {
   const { namespace: _ns, ...metadata } = o.metadata;
   return { ...o, metadata } as T;
@@ -204,6 +204,7 @@ export function buildBundle(input: BundleInput): Bundle {
       displayName: input.displayName,
       description: input.description,
       version: input.version,
+      // OLM shows it as the bundle's maturity; the default channel (alpha, stable, ...) says the same.
       maturity: input.defaultChannel,
       provider: { name: input.displayName },
       keywords: ['kustomize', 'kustomate', 'operator'],
