@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createNamespace, deleteNamespace, k, KUBECTL, kubeconfig } from './helpers.ts';
-import { applyBundle, installOlmCrds } from './olm.ts';
+import { applyBundle, installOlmCrds, uninstallOlmCrds } from './olm.ts';
 
 describe('kustomate bundle on a cluster with OLM\'s CRDs', () => {
   let tmp: string;
@@ -19,6 +19,7 @@ describe('kustomate bundle on a cluster with OLM\'s CRDs', () => {
   });
   afterAll(async () => {
     await deleteNamespace(ns);
+    await uninstallOlmCrds();
     await fs.rm(tmp, { recursive: true, force: true });
   });
 

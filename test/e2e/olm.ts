@@ -27,6 +27,12 @@ export function missingIn(stored: unknown, sent: unknown, at: string): string[] 
   return stored === sent ? [] : [at];
 }
 
+/** Removes OLM's CRDs again (and every object of theirs), so the shared control plane is left as it was. */
+export async function uninstallOlmCrds(): Promise<void> {
+  const files = (await fs.readdir(OLM_CRDS).catch(() => [])).filter((f) => f.endsWith('.yaml'));
+  await k(['delete', '--ignore-not-found', '--timeout=120s', ...files.flatMap((f) => ['-f', path.join(OLM_CRDS, f)])], { reject: false, timeoutMs: 130_000 });
+}
+
 /**
  * Applies a bundle's manifests as OLM would find them, with the API server's strict field validation: the CSV for real
  * (in `namespace`), then read back (everything sent is stored: a field the schema does not know is refused, not dropped); the CRDs and

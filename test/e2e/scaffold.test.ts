@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, tokenKubeconfig, waitFor } from './helpers.ts';
-import { applyBundle, installOlmCrds } from './olm.ts';
+import { applyBundle, installOlmCrds, uninstallOlmCrds } from './olm.ts';
 
 const NAME = 'greeter';
 const GROUP = 'e2e.kustomate.io';
@@ -62,6 +62,7 @@ describe('a project from kustomate new', () => {
     await k(['delete', 'namespace', `${NAME}-system`, '--ignore-not-found', '--wait=false'], { reject: false });
     await k(['delete', 'clusterrole,clusterrolebinding', NAME, '--ignore-not-found'], { reject: false });
     await k(['delete', 'crd', CRD, '--ignore-not-found'], { reject: false });
+    await uninstallOlmCrds();
     await fs.rm(tmp, { recursive: true, force: true });
     process.stderr.write(`[scaffold] ${timings.join('; ')}\n`);
   });
