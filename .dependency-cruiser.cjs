@@ -16,6 +16,7 @@ module.exports = {
     forbid('watcher-knows-no-handlers', 'the watcher emits objects; it knows nothing of operators, handlers or reconciles', '^src/runtime/(watcher|queue|namespaces|backoff)\\.ts$', '^src/(operator|reconcile|operators|kustomize|kubectl)/'),
     forbid('runtime-below-cli', 'the runtime does not know the command line or the example operators', layer('runtime'), '^src/(operators|cli)/'),
     forbid('examples-use-the-public-api', 'example operators use the handler API, never the engine', layer('operators'), '^src/(reconcile|runtime|cli)/|^src/start\\.ts$'),
+    forbid('tools-below-cli', 'render, golden files, new projects and bundles are libraries: no engine, no examples, no command line', '^src/(render|scaffold|bundle)/', '^src/(reconcile|runtime|operators|cli)/|^src/(start|index)\\.ts$'),
     forbid('src-stands-alone', 'the product never imports tests, the lab, benchmarks or scripts', '^src/', '^(test|lab|bench|scripts|examples)/'),
     { name: 'no-cycles', severity: 'error', from: { path: '^src/' }, to: { circular: true } },
   ],

@@ -26,3 +26,5 @@ export { KubeApi, ApiError, resourcePath } from './kube/api.ts';
 export type { KubectlResult, KubectlRunner } from './kubectl/runner.ts';
 export { startOperators } from './start.ts';
 export type { StartOptions, RunningOperators } from './start.ts';
+export { checkGolden, goldenCases, renderGolden, lineDiff } from './render/golden.ts';
+export type { GoldenCase, GoldenOptions, GoldenResult } from './render/golden.ts';

@@ -1,9 +1,15 @@
-// Why: the `kustomate` command line: `run` the example operators, `render` what one would apply.
-import { Command, InvalidArgumentError, Option } from 'commander';
+// Why: the `kustomate` command line: `run` operators, `render` and `diff` what one would apply, `golden` render tests,
+// `new` operator projects and OLM `bundle`s.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
 import { DEFAULT_BATCH } from '../kustomize/batch.ts';
+import { InputError } from '../render/render.ts';
+import { bundleCommand } from './bundle.ts';
+import { DiffError, diffCommand } from './diff.ts';
+import { goldenCommand } from './golden.ts';
+import { newCommand } from './new.ts';
 import { renderCommand } from './render.ts';
 import { UsageError, runCommand } from './run.ts';
 
@@ -34,7 +40,9 @@ const basesOption = () =>
 
 const program = new Command('kustomate')
   .description('Kubernetes operators the Nuvolaris way: a custom resource becomes a kustomize patch, applied with kubectl apply -k.')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A missing or bad flag is bad input, exit code 2, as for every other usage error (commander's own would be 1).
+  .exitOverride();
 
 program
   .command('run')
@@ -83,12 +91,85 @@ program
     process.exitCode = await renderCommand(flags);
   });
 
+program
+  .command('diff')
+  .description('what applying a custom resource would change on the live cluster: kubectl diff -k on the work dir(s) it renders (server-side, as kustomate applies); exit code 0 no change, 1 changes, 2 or more an error')
+  .requiredOption('-f, --file <CR.yaml>', 'custom resource file (one document)')
+  .addOption(new Option('--operator <module>', 'take the operator from this module (its exported Operators) instead of the examples; repeatable').argParser(collect))
+  .option('-n, --namespace <ns>', 'namespace when the file names none', 'default')
+  .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (else $KUBECONFIG, ~/.kube/config, or the in-cluster service account)'))
+  .addOption(new Option('--context <name>', 'kubeconfig context (else the current one)').env('KUSTOMATE_CONTEXT'))
+  .addOption(kubectlOption())
+  .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
+  .addOption(basesOption())
+  .action(async (flags) => {
+    process.exitCode = await diffCommand(flags);
+  });
+
+program
+  .command('golden')
+  .description('golden render tests: compare what each DIR/NAME.in.yaml renders (kubectl kustomize, no cluster) with DIR/NAME.out.yaml; exit code 1 when one differs; --update rewrites them')
+  .argument('[dir]', 'folder of NAME.in.yaml and NAME.out.yaml files', 'test/golden')
+  .addOption(new Option('--operator <module>', 'take the operator from this module (its exported Operators) instead of the examples; repeatable').argParser(collect))
+  .option('--update', 'write every NAME.out.yaml from what renders now')
+  .addOption(kubectlOption())
+  .addOption(basesOption())
+  .action(async (dir: string, flags) => {
+    process.exitCode = await goldenCommand(dir, flags);
+  });
+
+program
+  .command('new')
+  .description('write a standalone operator project into DIR (default ./NAME): a typed operator, its CRD, a kustomize base, least-privilege install RBAC, a Dockerfile, unit, golden and end-to-end tests; then npm install and write the golden files')
+  .argument('<name>', 'the operator\'s name: a lower-case DNS label, such as my-operator')
+  .requiredOption('--group <group>', 'API group of the custom resource: a DNS name with a dot, such as example.com')
+  .requiredOption('--kind <Kind>', 'kind of the custom resource, CamelCase, such as Website')
+  .option('--version <version>', 'API version', 'v1')
+  .option('--plural <plural>', 'the resource\'s plural (default: the kind in lower case, pluralized)')
+  .option('--dir <dir>', 'where to write the project (default: ./NAME); it must be empty or absent')
+  .option('--force', 'write into a DIR that is not empty (files of the same names are overwritten)')
+  .option('--kustomate <spec>', 'the kustomate dependency: a .tgz from npm pack (copied into vendor/), or an npm version or spec; default: this kustomate, packed into vendor/')
+  .option('--no-install', 'only write the files: no npm install, no golden output files')
+  .addOption(kubectlOption())
+  .action(async (name: string, flags) => {
+    process.exitCode = await newCommand(name, flags);
+  });
+
+program
+  .command('bundle')
+  .description('write an Operator Lifecycle Manager bundle (manifests/ with the ClusterServiceVersion and CRDs, metadata/annotations.yaml, bundle.Dockerfile) and check it against the bundle format rules; exit code 1 when a check fails')
+  .requiredOption('--version <semver>', 'the bundle\'s version, such as 0.1.0')
+  .option('--channel <channels>', 'channels, comma-separated', 'alpha')
+  .option('--default-channel <channel>', 'default channel (default: the first of --channel)')
+  .addOption(new Option('--operator <module>', 'bundle the operators this module exports (a project from kustomate new) instead of the built-in ones; repeatable').argParser(collect))
+  .option('--crds <dir>', 'folder of the CRD files (default: crds/ of the project, or of kustomate)')
+  .option('--install <dir>', 'the install kustomization: its Deployment and RBAC (default: deploy/ of the project, or kustomize/kustomate/)')
+  .addOption(new Option('--examples <path>', 'example custom resources for alm-examples, files or folders; repeatable (default: examples/ of the project, or lab/)').argParser(collect))
+  .option('--package <name>', 'the OLM package name (default: the project\'s package.json name, or kustomate)')
+  .option('--image <image>', 'the operator image, in place of the install Deployment\'s')
+  .option('--out <dir>', 'where to write the bundle', 'bundle')
+  .addOption(kubectlOption())
+  .addOption(basesOption())
+  .action(async (flags) => {
+    process.exitCode = await bundleCommand(flags);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
+  if (err instanceof CommanderError) {
+    // commander has printed its message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    reportError(err);
+  }
+}
+
+function reportError(err: unknown): void {
   // Bad input (flags, kubeconfig, operator names) exits 2; anything else, such as an unreachable cluster, exits 1.
-  const usage = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError;
+  const usage = err instanceof UsageError || err instanceof ConnectionError || err instanceof UnknownOperatorError || err instanceof InputError;
   const debug = process.env.KUSTOMATE_LOG_LEVEL === 'debug';
   process.stderr.write(`kustomate: ${debug ? ((err as Error).stack ?? String(err)) : ((err as Error).message ?? String(err))}\n`);
-  process.exitCode = usage ? 2 : 1;
+  // diff's own exit code 1 means "changes": its errors exit 2 or more, as kubectl diff's do.
+  process.exitCode = err instanceof DiffError ? err.exitCode : usage || process.argv[2] === 'diff' ? 2 : 1;
 }

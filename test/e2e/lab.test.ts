@@ -1,6 +1,7 @@
 // The workshop scripts themselves run in CI, so the lab never drifts from the code.
 import { execa } from 'execa';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -20,13 +21,13 @@ const runStep = (script: string, env: Record<string, string> = {}, timeout = 300
     timeout,
   });
 
-/** kustomate processes this checkout's lab started and left running (there must be none). */
-async function leftoverOperators(): Promise<string[]> {
+/** kustomate processes this checkout's lab started and left running (there must be none); `script` names another. */
+async function leftoverOperators(script = path.resolve('src/cli/main.ts')): Promise<string[]> {
   const found: string[] = [];
   for (const pid of await fs.readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const cmd = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ');
-    if (cmd.includes(path.resolve('src/cli/main.ts')) && cmd.includes(' run ') && cmd.includes('--namespace demo')) found.push(cmd);
+    if (cmd.includes(script) && cmd.includes(' run ') && cmd.includes('--namespace demo')) found.push(cmd);
   }
   return found;
 }
@@ -126,4 +127,31 @@ describe('lab scripts', () => {
     // The container went with the script.
     expect((await podman(['ps', '--all', '--format', '{{.Names}}'])).stdout.split('\n').filter(Boolean)).toEqual(containersBefore);
   }, 900_000);
+
+  it('step 9 writes a project with kustomate new, edits its base, renders, diffs, runs it to Ready and bundles it', async () => {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-lab-09-'));
+    const r = await runStep('lab/09-your-operator/run.sh', { WORK: work });
+    expect(r.exitCode, r.all).toBe(0);
+    // The base edit is caught by the golden test, then rendered.
+    expect(r.all).toMatch(/^changed .*greeting\.out\.yaml$/m);
+    expect(r.all).toMatch(/^\+\s+image: nginx:1\.28$/m);
+    expect(r.all).toContain('golden: exit code 1');
+    // Before the Greeting exists, diff shows its objects as new; once applied, a change of replicas, then nothing.
+    expect(r.all).toMatch(/^\+\s+name: example-web$/m);
+    expect(r.all).toContain('greeting.lab.kustomate.io/example condition met');
+    expect(r.all).toMatch(/^-\s+replicas: 1\n\+\s+replicas: 3$/m);
+    expect(r.all).toContain('diff: exit code 0, nothing to change');
+    expect(r.all).toContain('bundle checks passed: one CSV (greeter.v0.1.0)');
+    expect(r.all).toContain('bundle/manifests/greeter.clusterserviceversion.yaml');
+    // WORK keeps the project: the edited base, the rewritten golden file, the bundle.
+    const project = path.join(work, 'greeter');
+    expect(await fs.readFile(path.join(project, 'test/golden/greeting.out.yaml'), 'utf8')).toContain('image: nginx:1.28');
+    expect((await fs.readdir(path.join(project, 'bundle/manifests'))).sort()).toEqual(['greeter.clusterserviceversion.yaml', 'lab.kustomate.io_greetings.yaml']);
+    // It cleans up the cluster and its process: the Greeting and its children, the CRD, the operator.
+    await new Promise((done) => setTimeout(done, 500));
+    expect(await leftoverOperators('node_modules/kustomate/dist/cli/main.js')).toEqual([]);
+    expect(await getJson(['deployment', 'example-web', '-n', 'demo'])).toBeUndefined();
+    expect(await getJson(['crd', 'greetings.lab.kustomate.io'])).toBeUndefined();
+    await fs.rm(work, { recursive: true, force: true });
+  });
 });
