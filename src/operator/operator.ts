@@ -48,7 +48,7 @@ export interface HandlerContext<Spec = Record<string, unknown>> {
   adopt<T extends { metadata?: Record<string, unknown> }>(child: T): T;
   /**
    * Renders a work dir for `spec`: `apply` applies it (server-side) once every rendered object that already exists
-   * is this resource's (else StepError NotOwned, nothing touched); `delete` deletes the rendered objects that are
+   * is this resource's (else a NotOwned failure, nothing touched); `delete` deletes the rendered objects that are
    * this resource's, and returns which. A failing kubectl run throws KubectlError.
    */
   kustomize: {
@@ -270,7 +270,7 @@ export class Operator<Spec = Record<string, unknown>> {
 
   /**
    * The Nuvolaris pattern in one call: `build` turns the object into a kustomize spec. Create, update and repair
-   * run `kubectl apply -k` on a fresh work dir, delete runs `kubectl delete -k`. The result (kubectl's output as
+   * run `kubectl apply -k` on a fresh work dir; delete deletes what those applies created (the inventory). The result (kubectl's output as
    * `message`, or what `hooks.result` returns) is stored at status.<id>. An operator may have several.
    */
   kustomize(id: string, build: (obj: CustomResource<Spec>) => KustomizeSpec, hooks: KustomizeHooks<Spec> = {}): this {

@@ -48,6 +48,11 @@ export class ChildView {
   applied(obj: KubeObject): void {
     this.known.set(childKey(entryOf(obj)), obj);
   }
+
+  /** A child this reconcile deleted. */
+  gone(e: InventoryEntry): void {
+    this.known.set(childKey(e), undefined);
+  }
 }
 
 export interface Drift {

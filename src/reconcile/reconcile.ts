@@ -182,9 +182,10 @@ export class Reconciler {
 
     const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, view, log);
     if (this.driftMode === 'correct') {
+      // Only a repair that went through says so; a failed one is reported by its own failure, and tried again.
       for (const d of drifted) {
-        const what = repaired(d, await view.get(d.entry));
-        outcome.events.unshift({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(what)}; re-applied` });
+        const what = outcome.failure ? d : repaired(d, await view.get(d.entry));
+        outcome.events.unshift({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(what)}; ${outcome.failure ? 'the repair failed' : 're-applied'}` });
       }
     }
     if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step, inventory);

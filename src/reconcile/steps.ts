@@ -57,7 +57,9 @@ export class Steps {
    */
   async run(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number, inventory: Inventory, view: ChildView, log: Logger): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
-    let applied = false;
+    // What each spec's last render held and this one does not: pruned once every spec has applied, so a child that
+    // moved to another spec (or a spec renamed) is never deleted while that spec applies it.
+    const stalePerSpec: Array<{ id: string; entries: InventoryEntry[] }> = [];
     for (const step of this.deps.operator.steps) {
       const extra = this.applies(step, cause, obj, old, now);
       if (!extra) continue;
@@ -66,24 +68,57 @@ export class Steps {
         const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view));
         if (run.result && typeof run.result === 'object') out.results[step.id] = run.result;
         if (run.applied) {
-          applied = true;
           run.applied.forEach((o) => view.applied(o));
-          await this.recordAndPrune(obj, step.id, run.applied.map(entryOf), inventory, log);
+          stalePerSpec.push({ id: step.id, entries: this.record(step.id, run.applied.map(entryOf), inventory) });
         }
         out.events.push({ type: 'Normal', reason: pastTense(cause), message: `${step.id} succeeded${messageOf(run.result) ? `: ${messageOf(run.result)}` : ''}` });
       } catch (error) {
+        // Not pruned this time: kept in their lists, so the next run that applies prunes them.
+        for (const { id, entries } of stalePerSpec) inventory[id] = [...(inventory[id] ?? []), ...entries];
         out.failure = { error, step };
         return out;
       }
     }
-    if (applied) {
+    if (stalePerSpec.length) {
       try {
-        for (const id of this.orphans(inventory)) await this.deleteInventory(obj, id, inventory, log, 'PruneFailed');
+        await this.prune(obj, stalePerSpec, inventory, view, log);
+        for (const id of this.orphans(inventory)) {
+          inventory[id] = (inventory[id] ?? []).filter((e) => !this.held(e, inventory));
+          await this.deleteInventory(obj, id, inventory, log, 'PruneFailed');
+        }
       } catch (error) {
         out.failure = { error, step: this.deps.operator.kustomizations()[0]! };
       }
     }
     return out;
+  }
+
+  /** record: the spec's inventory becomes what the apply returned; returns what its last inventory held besides. */
+  private record(id: string, applied: InventoryEntry[], inventory: Inventory): InventoryEntry[] {
+    const before = inventory[id] ?? [];
+    inventory[id] = applied;
+    this.deps.onChildren?.(applied);
+    return stale(before, applied);
+  }
+
+  /** Whether a child is in the inventory of a step the operator has: applied by it, so not to be pruned. */
+  private held(entry: InventoryEntry, inventory: Inventory): boolean {
+    return this.deps.operator.steps.some((s) => (inventory[s.id] ?? []).some((e) => sameChild(e, entry)));
+  }
+
+  /**
+   * prune: children that a spec's render no longer holds, and no other spec holds now, are deleted. One that fails
+   * to go stays in its spec's inventory, and the step fails (PruneFailed).
+   */
+  private async prune(obj: KubeObject, stalePerSpec: Array<{ id: string; entries: InventoryEntry[] }>, inventory: Inventory, view: ChildView, log: Logger): Promise<void> {
+    const failed: string[] = [];
+    for (const { id, entries } of stalePerSpec) {
+      const { left, deleted } = await this.deleteEach(obj, entries.filter((e) => !this.held(e, inventory)), log);
+      deleted.forEach((e) => view.gone(e));
+      if (left.length) inventory[id] = [...(inventory[id] ?? []), ...left.map((l) => l.entry)];
+      failed.push(...left.map((l) => `${describeEntry(l.entry)} (${l.error})`));
+    }
+    if (failed.length) throw new StepError(`could not prune ${failed.join(', ')}`, 'PruneFailed');
   }
 
   /** Inventory lists of steps the operator no longer has (removed or renamed). */
@@ -191,20 +226,6 @@ export class Steps {
       log.debug({ handler: step.id, cause }, 'handler finished');
       this.deps.onStep?.({ operator: this.deps.operator.name, handler: step.id, cause, ok, durationMs: performance.now() - started });
     }
-  }
-
-  /**
-   * record: the spec's inventory becomes what the apply returned; prune: children of the last inventory that the
-   * render no longer holds are deleted. One that fails to go stays in the inventory, and the step fails (PruneFailed).
-   */
-  private async recordAndPrune(obj: KubeObject, id: string, applied: InventoryEntry[], inventory: Inventory, log: Logger): Promise<void> {
-    const before = inventory[id] ?? [];
-    inventory[id] = applied;
-    this.deps.onChildren?.(applied);
-    const { left } = await this.deleteEach(obj, stale(before, applied), log);
-    if (left.length === 0) return;
-    inventory[id] = [...applied, ...left.map((l) => l.entry)];
-    throw new StepError(`could not prune ${left.map((l) => `${describeEntry(l.entry)} (${l.error})`).join(', ')}`, 'PruneFailed');
   }
 
   /**

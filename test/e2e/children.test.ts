@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, healthPort, k, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, healthPort, k, metric, metricServed, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
 
@@ -71,9 +71,14 @@ describe('children', () => {
     const op = operator(['--relist-interval', '3', 'sample']);
     await waitFor('synced', async () => (await fetch(`http://127.0.0.1:${await healthPort(op)}/readyz`)).status === 200, 30_000);
     await new Promise((r) => setTimeout(r, 2_000));
+    const reconciled = await metric(op, 'kustomate_reconciles_total');
+    expect(reconciled, 'the start-up list reconciled the Samples').toBeGreaterThanOrEqual(2);
     expect(await kubectlRuns(op)).toBe(0);
     await new Promise((r) => setTimeout(r, 8_000));
+    expect(await metric(op, 'kustomate_reconciles_total'), 'relists reconciled them again').toBeGreaterThan(reconciled);
     expect(await kubectlRuns(op)).toBe(0);
+    // 0 is a count, not a missing metric: the counter is served.
+    expect(await metricServed(op, 'kustomate_kubectl_runs_total')).toBe(true);
   });
 
   it('with --drift warn changes nothing, and its Drifted condition says what differs', async () => {

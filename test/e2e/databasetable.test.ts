@@ -270,6 +270,27 @@ describe('DatabaseTable operator on PostgreSQL', () => {
   });
 });
 
+describe('a DatabaseTable that never reached a database', () => {
+  it('is deleted at once: with no table created there is nothing to drop, and no database needed', async () => {
+    const ns = await createNamespace('e2e-dbtable-nodb');
+    // No DATABASE_URL: the operator has no database for DatabaseTables without a connectionSecretRef.
+    const alone = startOperator(['--namespace', ns, 'databasetable'], { DATABASE_URL: '' });
+    try {
+      await applyObjects({ apiVersion: 'kopf.demo/v1', kind: 'DatabaseTable', metadata: { name: 'nowhere', namespace: ns }, spec: { tableName: 'nowhere', columns: [{ ID: 'integer' }], primaryKey: 'ID' } });
+      const waiting = await waitFor('NoDatabase', async () => {
+        const o = await getJson(['databasetable', 'nowhere', '-n', ns]);
+        return readyCondition(o)?.reason === 'NoDatabase' && o;
+      });
+      expect(waiting.metadata.finalizers).toContain('kustomate.io/finalizer');
+      await k(['delete', 'databasetable', 'nowhere', '-n', ns, '--timeout=30s'], { timeoutMs: 40_000 });
+      expect(await getJson(['databasetable', 'nowhere', '-n', ns])).toBeUndefined();
+    } finally {
+      await deleteNamespace(ns);
+      await alone.stop();
+    }
+  });
+});
+
 describe('npm start and the DatabaseTable operator', () => {
   /**
    * `npm start --once` on the test cluster, from a namespace demo without the lab Sample (as start.test.ts does:

@@ -122,6 +122,12 @@ export async function metric(op: OperatorProcess, name: string, labels: Record<s
   return sumMetric(text, name, labels);
 }
 
+/** Whether an operator process's /metrics describes this metric (it may have no sample yet). */
+export async function metricServed(op: OperatorProcess, name: string): Promise<boolean> {
+  const text = await (await fetch(`http://127.0.0.1:${await healthPort(op)}/metrics`)).text();
+  return text.split('\n').includes(`# TYPE ${name} counter`);
+}
+
 /** The sum of one metric's samples in Prometheus text, over every label set matching `labels`. */
 export function sumMetric(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;

@@ -170,7 +170,13 @@ describe('DatabaseTable handlers, before any database', () => {
   });
 
   it('lets a DatabaseTable whose connection Secret is gone go, leaving its table', async () => {
-    expect(await handler('delete')(ctx(withSecret([{ ID: 'int' }])))).toEqual({ message: 'table t left in place: Secret db not found' });
+    const created = ctx(withSecret([{ ID: 'int' }]));
+    created.body.status = { create_table: { message: 'CREATE TABLE "t" ("id" int)' } };
+    expect(await handler('delete')(created)).toEqual({ message: 'table t left in place: Secret db not found' });
+  });
+
+  it('lets a DatabaseTable that never created its table go without reaching any database', async () => {
+    expect(await handler('delete')(ctx(withSecret([{ ID: 'int' }])))).toEqual({ message: 'no table to drop: table t was never created' });
   });
 
   it('retries an allowed update while its connection Secret is missing', async () => {

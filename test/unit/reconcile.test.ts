@@ -778,6 +778,44 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
   });
 
+  it('keeps a child a renamed kustomize spec still renders: the old inventory is dropped, the child is not deleted', async () => {
+    const k = fakeKubectl();
+    const before = new Operator({ name: 'o', resource: thing }).kustomize('old', () => ({ base: 'sample' }));
+    const w = world(before, {}, k);
+    await w.run();
+    expect(Object.keys(inventoryOf(w.current()))).toEqual(['old']);
+    const after = new Operator({ name: 'o', resource: thing }).kustomize('renamed', () => ({ base: 'sample' }));
+    await w.run(w.reconciler({ operator: after }));
+    expect(w.api.get(childPath('a-demo-deploy')), 'the child was deleted').toBeDefined();
+    expect(w.api.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    expect(inventoryOf(w.current())).toEqual({ renamed: [expect.objectContaining({ name: 'a-demo-deploy' })] });
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('keeps a child that moved from one kustomize spec to a later one, whichever applies first', async () => {
+    // Two specs; each reconcile renders and applies first, then second. Which one renders the child is told here.
+    let holder: 'first' | 'second' = 'first';
+    const k: FakeKubectl = fakeKubectl([], undefined, () => {
+      const spec = Math.floor((k.calls.length + k.renders.length - 1) / 2) % 2 === 0 ? 'first' : 'second';
+      return spec === holder ? [deployment(operator)] : [];
+    });
+    const operator = new Operator({ name: 'o', resource: thing }).kustomize('first', () => ({ base: 'sample' })).kustomize('second', () => ({ base: 'sample' }));
+    const w = world(operator, {}, k);
+    await w.run();
+    expect(inventoryOf(w.current())).toEqual({ first: [expect.objectContaining({ name: 'a-demo-deploy' })], second: [] });
+    holder = 'second';
+    await w.patch({ spec: { n: 2 } });
+    await w.run();
+    expect(w.api.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    expect(inventoryOf(w.current())).toEqual({ first: [], second: [expect.objectContaining({ name: 'a-demo-deploy' })] });
+    holder = 'first';
+    await w.patch({ spec: { n: 3 } });
+    await w.run();
+    expect(w.api.calls.filter((c) => c.method === 'DELETE')).toEqual([]);
+    expect(inventoryOf(w.current())).toEqual({ first: [expect.objectContaining({ name: 'a-demo-deploy' })], second: [] });
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True' });
+  });
+
   it('applies once, to record an inventory, an object handled before inventories were kept', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 1 } }, k);

@@ -45,11 +45,13 @@ async function updateTable(ctx: Ctx) {
 }
 
 /**
- * Drops the table this DatabaseTable owns (by the mark on it, whatever its spec says now). When its connection
- * Secret is gone there is no way to reach the database: the table is left, and the finalizer goes.
+ * Drops the table this DatabaseTable owns (by the mark on it, whatever its spec says now). One that never created
+ * its table (no database yet, say) has nothing to drop and goes at once. When its connection Secret is gone there is
+ * no way to reach the database: the table is left, and the finalizer goes.
  */
 async function dropTable(ctx: Ctx) {
   const { table } = readSpec(ctx.spec);
+  if (!(ctx.body.status as { create_table?: unknown } | undefined)?.create_table) return { message: `no table to drop: table ${table.name} was never created` };
   try {
     const ran = await withDatabase(ctx, table, (db) => inTransaction(db, () => dropOwned(db, owner(ctx))));
     return { message: ran.length ? ran.join('; ') : 'no table of this DatabaseTable to drop' };
