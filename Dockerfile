@@ -46,8 +46,9 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY kustomize ./kustomize
 COPY crds ./crds
-# kubectl keeps its discovery cache under $HOME/.kube: /tmp, the one writable place.
-ENV HOME=/tmp NODE_ENV=production
+# kubectl keeps its discovery cache under $HOME/.kube: /tmp, the one writable place. V8 sizes its young generation
+# at start-up: a small one keeps the operator's resident memory low (https://nodejs.org/api/cli.html#node_optionsoptions).
+ENV HOME=/tmp NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=1
 USER 65532:65532
 EXPOSE 8080
 # No -g: only kustomate gets SIGTERM; it lets its running kubectl commands finish (--grace-period), then stops them.

@@ -8,6 +8,7 @@ import { createWorkdir } from '../src/kustomize/workdir.ts';
 import { sample } from '../src/operators/sample/index.ts';
 import { startOperators } from '../src/start.ts';
 import { KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
+import { installSampleCrd } from './crd.ts';
 
 const rounds = Number(process.argv[2] ?? 20);
 const kubectlBin = binPath('kubectl');
@@ -26,6 +27,7 @@ async function timed(label: string, fn: () => Promise<void>): Promise<number> {
   return ms;
 }
 
+await installSampleCrd();
 await k(['create', 'namespace', ns]);
 try {
   // Baseline: folders rendered before the clock starts, one per object, each applied once (a shell loop).

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
+import { installSampleCrd } from './crd.ts';
 
 const samples = Number(process.argv[2] ?? 100);
 const kubectlBin = binPath('kubectl');
@@ -23,8 +24,9 @@ await sleep(1000);
 const bareMb = await rssMb(bare.pid!);
 bare.kill();
 
+await installSampleCrd();
 await k(['create', 'namespace', ns]);
-const operator = execa(process.execPath, [path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', kubectlBin, 'sample'], {
+const operator = execa(process.execPath, ['--max-semi-space-size=1', path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', kubectlBin, 'sample'], {
   env: { KUBECONFIG, KUSTOMATE_LOG_LEVEL: 'warn' },
   timeout: 1_800_000,
   reject: false,

@@ -36,7 +36,7 @@ const names = databaseUrl ? [] : [...OPERATORS.keys()].filter((name) => name !==
 if (databaseUrl) say(`the DatabaseTable operator uses ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'the local PostgreSQL (npm run postgres:up)'}`);
 else say('no PostgreSQL, so no DatabaseTable operator: run npm run postgres:up (or set DATABASE_URL), then npm start again');
 say(`starting the operator: kustomate run ${names.join(' ')}`.trimEnd());
-const operator = execa(process.execPath, [path.resolve('src/cli/main.ts'), 'run', ...names], {
+const operator = execa(process.execPath, ['--max-semi-space-size=1', path.resolve('src/cli/main.ts'), 'run', ...names], {
   env: { ...env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
   stdout: 'pipe',
   stderr: 'inherit',

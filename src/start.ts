@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { ApiError, KubeApi } from './kube/api.ts';
 import { connect, type Connection } from './kube/config.ts';
 import { createKubectlRunner } from './kubectl/runner.ts';
-import type { BatchOptions } from './kustomize/batch.ts';
+import { DEFAULT_CONCURRENCY, UNBATCHED_CONCURRENCY, type BatchOptions } from './kustomize/batch.ts';
 import { DEFAULT_BASES_DIR } from './kustomize/bases.ts';
 import { createLogger, type LogFormat } from './runtime/logger.ts';
 import { Manager, type LeaderElectionConfig } from './runtime/manager.ts';
@@ -23,7 +23,7 @@ export interface StartOptions {
   /** kubectl binary (default `kubectl` on PATH) and its per-run timeout (default 120 s). */
   kubectl?: string;
   kubectlTimeoutMs?: number;
-  /** Objects reconciled at once (default 16). */
+  /** Objects reconciled at once: DEFAULT_CONCURRENCY, or UNBATCHED_CONCURRENCY with `batch: false`. */
   concurrency?: number;
   keepWorkdirs?: boolean;
   /** Periodic relist (default 10 min; 0 turns it off). */
@@ -96,7 +96,7 @@ export async function startOperators(opts: StartOptions): Promise<RunningOperato
     kubectl,
     operators: opts.operators,
     namespaces: scope,
-    concurrency: opts.concurrency ?? 16,
+    concurrency: opts.concurrency ?? (opts.batch === false ? UNBATCHED_CONCURRENCY : DEFAULT_CONCURRENCY),
     basesDir: opts.basesDir ?? DEFAULT_BASES_DIR,
     keepWorkdirs: opts.keepWorkdirs ?? false,
     logger,

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Why: the `kustomate` command's entry. V8's young generation is kept small before the program loads: an operator
-// holds little short-lived data, and a large nursery only raises its resident memory.
-import v8 from 'node:v8';
-
-v8.setFlagsFromString('--max-semi-space-size=1');
+// Why: the `kustomate` command's entry, kept tiny. V8 sizes its young generation when the process starts, so a small
+// one (less resident memory for an operator, which holds little short-lived data) is asked for on node's command line
+// or in NODE_OPTIONS, as the image does: NODE_OPTIONS=--max-semi-space-size=1
+// (https://nodejs.org/api/cli.html#--max-semi-space-sizesize-in-mib). A shebang cannot carry it portably.
 await import('./program.ts');

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
-import { DEFAULT_BATCH } from '../kustomize/batch.ts';
+import { DEFAULT_BATCH, DEFAULT_CONCURRENCY, UNBATCHED_CONCURRENCY } from '../kustomize/batch.ts';
 import { InputError } from '../render/render.ts';
 import { bundleCommand } from './bundle.ts';
 import { DiffError, diffCommand } from './diff.ts';
@@ -52,7 +52,7 @@ program
     new Option('-n, --namespace <ns>', 'watch this namespace; repeat for more; a glob (team-*) or an exclusion (!kube-*) watches cluster-wide and filters; default: all namespaces').argParser(collect),
   )
   .option('-A, --all-namespaces', 'watch all namespaces (the default when no --namespace is given)')
-  .addOption(new Option('--concurrency <n>', 'objects reconciled at once (their kubectl runs are shared when they meet: see --batch-window)').argParser(positiveInt).default(16))
+  .addOption(new Option('--concurrency <n>', `objects reconciled at once (their kubectl runs are shared when they meet: see --batch-window); default: ${DEFAULT_CONCURRENCY}, or ${UNBATCHED_CONCURRENCY} with --no-batch`).argParser(positiveInt))
   .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (else $KUBECONFIG, ~/.kube/config, or the in-cluster service account)'))
   .addOption(new Option('--context <name>', 'kubeconfig context (else the current one)').env('KUSTOMATE_CONTEXT'))
   .addOption(kubectlOption())

@@ -12,7 +12,8 @@ import { startOperators } from '../start.ts';
 export interface RunFlags {
   namespace?: string[];
   allNamespaces?: boolean;
-  concurrency: number;
+  /** Unset: the default for batched or unbatched runs. */
+  concurrency?: number;
   kubeconfig?: string;
   context?: string;
   kubectl: string;
@@ -85,7 +86,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     kubectl: flags.kubectl,
     kubectlTimeoutMs: flags.kubectlTimeout * 1000,
     batch: flags.batch ? { windowMs: flags.batchWindow, max: flags.batchMax } : false,
-    concurrency: flags.concurrency,
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     keepWorkdirs: flags.keepWorkdirs ?? false,
     relistIntervalMs: flags.relistInterval * 1000,
     gracePeriodMs: flags.gracePeriod * 1000,

@@ -20,6 +20,14 @@ export interface BatchOptions {
 
 export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 50 };
 
+/**
+ * Reconciles in flight at once. With batching they share kubectl processes, so many in flight make big batches and
+ * cost little more than their work dirs; without it each runs its own kubectl, so fewer.
+ */
+export const DEFAULT_CONCURRENCY = 64;
+export const UNBATCHED_CONCURRENCY = 16;
+
+
 type Op = 'render' | 'apply';
 
 interface Item<T> {

@@ -77,6 +77,8 @@ export class Reconciler {
   private readonly timers = new TimerClock();
   /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
+  /** The resourceVersion of this reconciler's last write to each object (finalizer or status). */
+  private readonly written = new Map<string, string>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = {
@@ -132,8 +134,23 @@ export class Reconciler {
   /** The object is gone: nothing of it stays in memory. */
   forget(uid: string): undefined {
     this.seen.delete(uid);
+    this.written.delete(uid);
     this.timers.forget(uid);
     return undefined;
+  }
+
+  /**
+   * Whether a watch event shows the object exactly as this reconciler's own last write left it: a resourceVersion
+   * names one state of one object, and the reconcile that wrote it went on from that very state, so the event
+   * brings nothing new (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions).
+   */
+  isOwnWrite(obj: KubeObject): boolean {
+    const rv = obj.metadata.resourceVersion;
+    return rv !== undefined && this.written.get(obj.metadata.uid ?? '') === rv;
+  }
+
+  private wrote(obj: KubeObject | undefined): void {
+    if (obj?.metadata.uid && obj.metadata.resourceVersion) this.written.set(obj.metadata.uid, obj.metadata.resourceVersion);
   }
 
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */
@@ -164,6 +181,7 @@ export class Reconciler {
     // The finalizer goes on before anything is applied. If the object changed meanwhile, start again from it.
     const obj = this.operator.needsFinalizer ? await addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal) : loaded;
     if (!obj) return 0;
+    if (obj !== loaded) this.wrote(obj);
     const last = lastHandled(obj);
     const inventory = readInventory(obj);
     const children = this.children(inventory);
@@ -386,7 +404,8 @@ export class Reconciler {
     if (this.cancelled) return undefined;
     const written = await writeReport(this.deps.api, this.operator.resource, obj, report, this.deps.signal);
     if (!written) return this.forget(obj.metadata.uid ?? '');
-    for (const event of report.events) await this.deps.events(written, event, this.deps.signal);
+    if (written.wrote) this.wrote(written.object);
+    for (const event of report.events) await this.deps.events(written.object, event, this.deps.signal);
     return next;
   }
 

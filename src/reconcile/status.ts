@@ -71,22 +71,24 @@ export function mergeIsNoop(target: unknown, patch: unknown): boolean {
  * Writes a report through the /status subresource, unless it changes nothing. Conditions are a list, which a
  * merge patch replaces whole, so the patch carries the resourceVersion it was computed from: a concurrent write
  * yields 409, and the patch is computed again on the fresh object (the report, and its generation, stay).
- * Returns the written object, the unchanged one, or undefined when the object is gone (or replaced by a namesake).
+ * Returns the object (`wrote`: as this write left it; otherwise unchanged, as last read), or undefined when the
+ * object is gone (or replaced by a namesake).
  */
-export async function writeReport(api: Api, ref: ResourceRef, obj: KubeObject, report: Report, signal?: AbortSignal, now: () => Date = () => new Date()): Promise<KubeObject | undefined> {
+export async function writeReport(api: Api, ref: ResourceRef, obj: KubeObject, report: Report, signal?: AbortSignal, now: () => Date = () => new Date()): Promise<{ object: KubeObject; wrote: boolean } | undefined> {
   const { namespace, name, uid } = obj.metadata;
   let current = obj;
   for (let attempt = 0; ; attempt++) {
     // metav1.Time: RFC 3339 in whole seconds.
     const status = statusPatch(current, report, now().toISOString().replace(/\.\d+Z$/, 'Z'));
-    if (mergeIsNoop(current.status, status)) return current;
+    if (mergeIsNoop(current.status, status)) return { object: current, wrote: false };
     try {
       // uid too: a namesake created since must never get this object's status.
-      return await api.request<KubeObject>('PATCH', resourcePath(ref, namespace, name, 'status'), {
+      const object = await api.request<KubeObject>('PATCH', resourcePath(ref, namespace, name, 'status'), {
         body: { metadata: { uid, resourceVersion: current.metadata.resourceVersion }, status },
         contentType: patchContentType('merge'),
         signal,
       });
+      return { object, wrote: true };
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return undefined;
       if (!(err instanceof ApiError && err.status === 409) || attempt >= 5) throw err;

@@ -36,6 +36,9 @@ export interface ControllerOptions {
   batch?: BatchOptions | false | undefined;
 }
 
+/** How long a change of a child waits for the changes that follow it before its owner is reconciled (ms). */
+export const CHILD_SETTLE_MS = 500;
+
 /** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
 function keyOf(operator: string, obj: { namespace?: string | undefined; name: string; uid?: string | undefined }): string {
   return JSON.stringify([operator, obj.namespace ?? '', obj.name, obj.uid ?? '']);
@@ -163,12 +166,17 @@ export class Controller {
           // With a label selector the API server sends DELETED once an object stops matching, e.g. moved to another shard.
           ...(this.opts.labelSelector ? { labelSelector: this.opts.labelSelector } : {}),
           relistIntervalMs: this.opts.relistIntervalMs ?? 0,
-          onEvent: (type, object) => {
+          onEvent: (type, object, listed) => {
             if (!scope.accepts(object.metadata.namespace)) return;
+            // The echo of our own write wakes nothing; a (re)list always does: it is the level-triggered safety net.
+            if (type === 'MODIFIED' && !listed && this.reconcilers.get(operator.name)?.isOwnWrite(object)) return;
             const key = objectKey(operator.name, object);
             // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
-            if (type === 'DELETED') this.queue.forget(key);
-            else this.queue.add(key);
+            if (type === 'DELETED') {
+              this.queue.forget(key);
+              // Also when the queue held nothing for it (deleted while idle, with no finalizer of ours).
+              this.reconcilers.get(operator.name)?.forget(object.metadata.uid ?? '');
+            } else this.queue.add(key);
             this.gauge();
           },
           onListed: () => {
@@ -220,10 +228,14 @@ export class Controller {
         // Only what kustomate rendered for this operator's kind; its own relist is the safety net, not this one's.
         labelSelector: `${OWNER_KIND_LABEL}=${ownerKindLabelValue({ apiVersion: `${group}/${version}`, kind: operator.resource.kind })}`,
         relistIntervalMs: 0,
-        onEvent: (_type, child) => {
+        onEvent: (type, child) => {
           const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
           // Only owners this controller watches: another shard's children wake nothing here.
-          if (key && this.watchers.some((w) => w.has(uidOfKey(key)))) this.queue.add(key);
+          if (!key || !this.watchers.some((w) => w.has(uidOfKey(key)))) return;
+          // A deleted child is repaired at once. Other changes come in quick runs (a Deployment's status follows its
+          // ReplicaSet and Pods one write at a time): the owner wakes once, a moment after the first of them.
+          if (type === 'DELETED') this.queue.add(key);
+          else this.queue.addAfter(key, CHILD_SETTLE_MS);
         },
         onError: (err, retryInMs) => this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind, retryInMs }, 'child watch failed; retrying'),
       });

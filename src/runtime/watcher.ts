@@ -11,7 +11,8 @@ export interface WatcherOptions {
   path: string;
   /** Only objects matching this label selector are listed and watched. */
   labelSelector?: string;
-  onEvent: (type: WatchEventType, object: KubeObject) => void;
+  /** `listed`: the event comes from a (re)list, not from the watch stream. */
+  onEvent: (type: WatchEventType, object: KubeObject, listed: boolean) => void;
   /** After every successful list: all objects present then have been emitted. */
   onListed?: () => void;
   onError?: (err: unknown, retryInMs: number) => void;
@@ -118,13 +119,13 @@ export class Watcher {
       seen.add(uid);
       const before = this.known.get(uid);
       this.known.set(uid, stub(item));
-      this.opts.onEvent(before ? 'MODIFIED' : 'ADDED', item);
+      this.opts.onEvent(before ? 'MODIFIED' : 'ADDED', item, true);
     }
     // Objects deleted while we were not watching: their DELETED event was never seen.
     for (const [uid, obj] of this.known) {
       if (!seen.has(uid)) {
         this.known.delete(uid);
-        this.opts.onEvent('DELETED', obj);
+        this.opts.onEvent('DELETED', obj, true);
       }
     }
     this.resourceVersion = list.metadata.resourceVersion;
@@ -189,7 +190,7 @@ export class Watcher {
     const uid = ev.object.metadata.uid ?? `${ev.object.metadata.namespace}/${ev.object.metadata.name}`;
     if (ev.type === 'DELETED') this.known.delete(uid);
     else this.known.set(uid, stub(ev.object));
-    this.opts.onEvent(ev.type, ev.object);
+    this.opts.onEvent(ev.type, ev.object, false);
   }
 }
 

@@ -186,8 +186,9 @@ COPY src ./src
 COPY kustomize ./kustomize
 COPY crds ./crds
 COPY --from=kustomate /usr/local/bin/kubectl /usr/local/bin/kubectl
-# kubectl writes its discovery cache under $HOME; give the non-root user a writable one.
-ENV HOME=/tmp NODE_ENV=production
+# kubectl writes its discovery cache under $HOME; give the non-root user a writable one. A small young generation
+# keeps the operator's resident memory low (V8 sizes it at start-up).
+ENV HOME=/tmp NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=1
 USER 65532:65532
 ENTRYPOINT ["node", "node_modules/kustomate/dist/cli/main.js"]
 CMD ["run", "--all-namespaces", "--health-host=0.0.0.0", "./src/operator.ts"]

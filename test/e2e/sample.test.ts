@@ -49,11 +49,12 @@ describe('Sample operator', () => {
     await k(['patch', 'sample', 'obj', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { count: 3 } })]);
     await waitFor('3 replicas', async () => (await getJson(['deployment', 'obj-demo-deploy', '-n', ns]))?.spec.replicas === 3);
     await waitFor('3 Running pods', async () => (await runningPods(ns, 'obj')) === 3);
-    const sam = await waitFor('observedGeneration 2', async () => {
+    // Ready follows the pods within moments (a child's change wakes its owner once it settles).
+    const sam = await waitFor('observedGeneration 2 and Ready', async () => {
       const s = await getJson(['sample', 'obj', '-n', ns]);
-      return s.status?.observedGeneration === 2 && s;
+      return s.status?.observedGeneration === 2 && readyCondition(s).status === 'True' && s;
     });
-    expect(readyCondition(sam).status).toBe('True');
+    expect(readyCondition(sam)).toMatchObject({ status: 'True', observedGeneration: 2 });
   });
 
   it('keeps two Samples in one namespace independent', async () => {
@@ -68,7 +69,7 @@ describe('Sample operator', () => {
     expect(await getJson(['deployment', 'left-demo-deploy', '-n', ns])).toBeUndefined();
     const right = await getJson(['deployment', 'right-demo-deploy', '-n', ns]);
     expect(right.spec.replicas).toBe(2);
-    expect(readyCondition(await getJson(['sample', 'right', '-n', ns])).status).toBe('True');
+    await waitFor('right Ready', async () => readyCondition(await getJson(['sample', 'right', '-n', ns]))?.status === 'True');
   });
 
   it('on delete, removes the Deployment first, then the Sample goes', async () => {

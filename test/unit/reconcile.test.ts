@@ -142,6 +142,21 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(w.api.events.map((e) => e.reason)).toEqual(['Created']);
   });
 
+  it("knows the echo of its own writes (the watch need not wake it), and nobody else's change", async () => {
+    const w = world(sample, { spec: { count: 2 } });
+    const r = w.reconciler();
+    await w.run(r);
+    expect(w.current().metadata.resourceVersion).toBeDefined();
+    expect(r.isOwnWrite(w.current())).toBe(true);
+    await w.patch({ spec: { count: 3 } });
+    expect(r.isOwnWrite(w.current())).toBe(false);
+    // Another reconciler (a restart) wrote nothing yet: everything it sees is news.
+    expect(w.reconciler().isOwnWrite(w.current())).toBe(false);
+    r.forget('u');
+    await w.run(r);
+    expect(r.isOwnWrite(w.current())).toBe(true);
+  });
+
   it('writes nothing and runs nothing when only status or metadata noise changed', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 2 } }, k);
