@@ -6,6 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
 import { installSampleCrd } from './crd.ts';
+import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const samples = Number(process.argv[2] ?? 100);
 const kubectlBin = binPath('kubectl');
@@ -26,7 +27,7 @@ bare.kill();
 
 await installSampleCrd();
 await k(['create', 'namespace', ns]);
-const operator = execa(process.execPath, ['--max-semi-space-size=1', path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', kubectlBin, 'sample'], {
+const operator = execa(process.execPath, [...NODE_FLAGS, path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', kubectlBin, 'sample'], {
   env: { KUBECONFIG, KUSTOMATE_LOG_LEVEL: 'warn' },
   timeout: 1_800_000,
   reject: false,

@@ -12,6 +12,7 @@ import { createWorkdir } from '../src/kustomize/workdir.ts';
 import { sample } from '../src/operators/sample/index.ts';
 import { CACHE_DIR, KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
 import { installSampleCrd } from './crd.ts';
+import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const sizes = SIZES.length ? SIZES : [50, 200, 1000];
@@ -97,7 +98,7 @@ const waitFor = async (what: string, fn: () => boolean | Promise<boolean>, ms = 
 };
 
 const startKustomate = (ns: string) =>
-  execa(process.execPath, ['--max-semi-space-size=1', path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', SHIM, 'sample'], {
+  execa(process.execPath, [...NODE_FLAGS, path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', SHIM, 'sample'], {
     env: { ...shimEnv, KUSTOMATE_LOG_LEVEL: 'info' },
     all: true,
     reject: false,

@@ -8,6 +8,7 @@ import { clusterUp } from '../lab/cluster/cluster.ts';
 import { binPath } from '../lab/cluster/versions.ts';
 import { runningDatabaseUrl } from '../lab/postgres/postgres.ts';
 import { OPERATORS } from '../src/operators/index.ts';
+import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const once = process.argv.includes('--once');
 const say = (line: string) => console.log(`[start] ${line}`);
@@ -36,7 +37,7 @@ const names = databaseUrl ? [] : [...OPERATORS.keys()].filter((name) => name !==
 if (databaseUrl) say(`the DatabaseTable operator uses ${process.env.DATABASE_URL ? 'DATABASE_URL' : 'the local PostgreSQL (npm run postgres:up)'}`);
 else say('no PostgreSQL, so no DatabaseTable operator: run npm run postgres:up (or set DATABASE_URL), then npm start again');
 say(`starting the operator: kustomate run ${names.join(' ')}`.trimEnd());
-const operator = execa(process.execPath, ['--max-semi-space-size=1', path.resolve('src/cli/main.ts'), 'run', ...names], {
+const operator = execa(process.execPath, [...NODE_FLAGS, path.resolve('src/cli/main.ts'), 'run', ...names], {
   env: { ...env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) },
   stdout: 'pipe',
   stderr: 'inherit',

@@ -27,7 +27,6 @@ export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 50 };
 export const DEFAULT_CONCURRENCY = 64;
 export const UNBATCHED_CONCURRENCY = 16;
 
-
 type Op = 'render' | 'apply';
 
 interface Item<T> {

@@ -172,11 +172,8 @@ export class Controller {
             if (type === 'MODIFIED' && !listed && this.reconcilers.get(operator.name)?.isOwnWrite(object)) return;
             const key = objectKey(operator.name, object);
             // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
-            if (type === 'DELETED') {
-              this.queue.forget(key);
-              // Also when the queue held nothing for it (deleted while idle, with no finalizer of ours).
-              this.reconcilers.get(operator.name)?.forget(object.metadata.uid ?? '');
-            } else this.queue.add(key);
+            if (type === 'DELETED') this.queue.forget(key);
+            else this.queue.add(key);
             this.gauge();
           },
           onListed: () => {

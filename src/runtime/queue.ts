@@ -89,10 +89,13 @@ export class WorkQueue {
     entry.timer.unref?.();
   }
 
-  /** The object is gone: drop the key's pending work and timers for good. A running worker finishes; its requeue is ignored. */
+  /**
+   * The object is gone: drop the key's pending work and timers for good. A running worker finishes; its requeue is
+   * ignored. onForgotten is told once nothing runs for it, also when the queue held nothing for the key.
+   */
   forget(key: string): void {
     const entry = this.entries.get(key);
-    if (!entry) return;
+    if (!entry) return this.opts.onForgotten?.(key);
     this.clearTimer(entry);
     entry.dirty = false;
     entry.forgotten = true;

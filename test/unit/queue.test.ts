@@ -86,6 +86,9 @@ describe('work queue', () => {
     await q.idle();
     expect(ran).toEqual(['a']);
     expect(dropped).toEqual(['b', 'a']);
+    // A key the queue held nothing for (its object went while idle) is told at once, so no state outlives it.
+    q.forget('idle');
+    expect(dropped).toEqual(['b', 'a', 'idle']);
   });
 
   it('runs a key forgotten and then added again while it ran (the object came back in a relist)', async () => {
