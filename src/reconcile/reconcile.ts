@@ -65,6 +65,8 @@ export interface Target {
 const deleteToken = (desired: string) => `delete:${desired}`;
 
 const DEFAULT_HEALTH_TIMEOUT_MS = 5 * 60_000;
+/** A reconcile writes an object at most twice (finalizer, status); an echo of either may come late. */
+const WRITES_REMEMBERED = 2;
 
 /** Reconciles one object at a time (the queue guarantees that); returns when it wants to run again, in ms. */
 export class Reconciler {
@@ -77,8 +79,10 @@ export class Reconciler {
   private readonly timers = new TimerClock();
   /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
-  /** The resourceVersion of this reconciler's last write to each object (finalizer or status). */
-  private readonly written = new Map<string, string>();
+  /** The resourceVersions of this reconciler's last writes to each object (finalizer, status), newest last. */
+  private readonly written = new Map<string, string[]>();
+  /** Objects with a write of this reconciler in flight → wake-ups held until it returns (an event may be its echo). */
+  private readonly writing = new Map<string, Array<() => void>>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = {
@@ -146,11 +150,33 @@ export class Reconciler {
    */
   isOwnWrite(obj: KubeObject): boolean {
     const rv = obj.metadata.resourceVersion;
-    return rv !== undefined && this.written.get(obj.metadata.uid ?? '') === rv;
+    return rv !== undefined && (this.written.get(obj.metadata.uid ?? '') ?? []).includes(rv);
   }
 
-  private wrote(obj: KubeObject | undefined): void {
-    if (obj?.metadata.uid && obj.metadata.resourceVersion) this.written.set(obj.metadata.uid, obj.metadata.resourceVersion);
+  /**
+   * Calls `wake` unless the event's object is the echo of this reconciler's own write. The API server may send
+   * the watch event before the write's own response has been read, so while a write is in flight the decision
+   * waits for it.
+   */
+  unlessOwnWrite(obj: KubeObject, wake: () => void): void {
+    const held = this.writing.get(obj.metadata.uid ?? '');
+    if (held) held.push(() => this.isOwnWrite(obj) || wake());
+    else if (!this.isOwnWrite(obj)) wake();
+  }
+
+  /** Runs one write to the object, recording the resourceVersion it left; wake-ups held meanwhile are decided after. */
+  private async write<T>(uid: string, run: () => Promise<T>, left: (result: T) => KubeObject | undefined): Promise<T> {
+    const held: Array<() => void> = [];
+    this.writing.set(uid, held);
+    try {
+      const result = await run();
+      const rv = left(result)?.metadata.resourceVersion;
+      if (rv) this.written.set(uid, [...(this.written.get(uid) ?? []), rv].slice(-WRITES_REMEMBERED));
+      return result;
+    } finally {
+      this.writing.delete(uid);
+      for (const decide of held) decide();
+    }
   }
 
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */
@@ -179,9 +205,11 @@ export class Reconciler {
     if (problems.length) return this.fail(loaded, desired, 'create', progress, { results: {}, events: [] }, new PermanentError(problems.join('; '), 'InvalidSpec'));
 
     // The finalizer goes on before anything is applied. If the object changed meanwhile, start again from it.
-    const obj = this.operator.needsFinalizer ? await addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal) : loaded;
+    const uid = loaded.metadata.uid ?? '';
+    const obj = this.operator.needsFinalizer
+      ? await this.write(uid, () => addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal), (o) => (o !== loaded ? o : undefined))
+      : loaded;
     if (!obj) return 0;
-    if (obj !== loaded) this.wrote(obj);
     const last = lastHandled(obj);
     const inventory = readInventory(obj);
     const children = this.children(inventory);
@@ -402,9 +430,9 @@ export class Reconciler {
   private async report(obj: KubeObject, report: Report, timers = false): Promise<number | undefined> {
     const next = timers && !this.cancelled ? await this.runTimers(obj, report) : undefined;
     if (this.cancelled) return undefined;
-    const written = await writeReport(this.deps.api, this.operator.resource, obj, report, this.deps.signal);
-    if (!written) return this.forget(obj.metadata.uid ?? '');
-    if (written.wrote) this.wrote(written.object);
+    const uid = obj.metadata.uid ?? '';
+    const written = await this.write(uid, () => writeReport(this.deps.api, this.operator.resource, obj, report, this.deps.signal), (w) => (w?.wrote ? w.object : undefined));
+    if (!written) return this.forget(uid);
     for (const event of report.events) await this.deps.events(written.object, event, this.deps.signal);
     return next;
   }

@@ -169,12 +169,20 @@ export class Controller {
           onEvent: (type, object, listed) => {
             if (!scope.accepts(object.metadata.namespace)) return;
             // The echo of our own write wakes nothing; a (re)list always does: it is the level-triggered safety net.
-            if (type === 'MODIFIED' && !listed && this.reconcilers.get(operator.name)?.isOwnWrite(object)) return;
             const key = objectKey(operator.name, object);
+            const wake = () => {
+              this.queue.add(key);
+              this.gauge();
+            };
             // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
-            if (type === 'DELETED') this.queue.forget(key);
-            else this.queue.add(key);
-            this.gauge();
+            if (type === 'DELETED') {
+              this.queue.forget(key);
+              this.gauge();
+            } else {
+              const reconciler = this.reconcilers.get(operator.name);
+              if (type === 'MODIFIED' && !listed && reconciler) reconciler.unlessOwnWrite(object, wake);
+              else wake();
+            }
           },
           onListed: () => {
             if (!this.listed.has(watcher)) logger.info({ operator: operator.name, namespace: ns ?? '*' }, 'listed; watching');

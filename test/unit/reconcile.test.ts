@@ -157,6 +157,33 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(r.isOwnWrite(w.current())).toBe(true);
   });
 
+  it('holds a wake-up that arrives while its write is in flight, and drops it when it was the echo of that write or of the finalizer', async () => {
+    const w = world(sample, { spec: { count: 2 } });
+    const r = w.reconciler();
+    const woken: string[] = [];
+    const echoes: KubeObject[] = [];
+    const realRequest = w.api.request.bind(w.api);
+    w.api.request = (async (method: string, path: string, opts?: any) => {
+      const result = await realRequest(method, path, opts);
+      if (method !== 'PATCH') return result;
+      // The watch brings the echo before the write's own response is read; someone else's change comes too.
+      const echo = structuredClone(result) as KubeObject;
+      echoes.push(echo);
+      if (path.endsWith('/status')) {
+        r.unlessOwnWrite(echo, () => woken.push('echo'));
+        r.unlessOwnWrite({ ...echo, metadata: { ...echo.metadata, resourceVersion: 'by-someone-else' } }, () => woken.push('someone else'));
+        expect(woken).toEqual([]);
+      }
+      return result;
+    }) as typeof w.api.request;
+    await w.run(r);
+    expect(woken).toEqual(['someone else']);
+    // The finalizer's echo, late, after the status write: it shows a state this reconcile went on from.
+    expect(echoes).toHaveLength(2);
+    r.unlessOwnWrite(echoes[0]!, () => woken.push('finalizer echo'));
+    expect(woken).toEqual(['someone else']);
+  });
+
   it('writes nothing and runs nothing when only status or metadata noise changed', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 2 } }, k);
