@@ -212,10 +212,11 @@ for (let i = 0; i < 7; i++) {
     for await (const line of lines) {
       if (!(JSON.parse(line) as { object?: { status?: { sample?: { message?: string } } } }).object?.status?.sample?.message) continue;
       applied = performance.now();
-      break;
+      // Ends the watch while it is read: the loop ends with the abort (once the loop is left, it would go unheard).
+      stop.abort();
     }
-  } finally {
-    stop.abort();
+  } catch (err) {
+    if (!stop.signal.aborted) throw err;
   }
   if (applied === undefined) throw new Error(`the single Sample single-${i}-0 was not applied within 120 s`);
   singles.push(applied - t1);

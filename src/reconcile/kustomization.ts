@@ -3,6 +3,7 @@
 import type { KubeObject } from '../kube/api.ts';
 import type { KubectlBatcher } from '../kustomize/batch.ts';
 import { applyIn, renderIn, withWorkdir, type ApplyOutput, type KustomizeEnv } from '../kustomize/commands.ts';
+import { identityOf, renderedIdentities, type Identity } from '../kustomize/identities.ts';
 import type { KubectlRunner } from '../kubectl/runner.ts';
 import type { KustomizeSpec, Owner } from '../kustomize/workdir.ts';
 import { PermanentError, TemporaryError, isPermanent } from '../operator/errors.ts';
@@ -35,8 +36,6 @@ export function ownerOf(obj: KubeObject): Owner {
   return { apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace ?? 'default', uid: obj.metadata.uid };
 }
 
-const identity = (o: KubeObject): InventoryEntry => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
-
 export const childOwner = (obj: KubeObject): ChildOwner => ({ apiVersion: obj.apiVersion, kind: obj.kind, name: obj.metadata.name, uid: obj.metadata.uid ?? '' });
 
 /** How long an object that would touch someone else's waits before it looks again (the other may go away). */
@@ -47,11 +46,11 @@ export const NOT_OWNED_RETRY_MS = 5 * 60_000;
  * for retained objects, which a namesake takes over); one that is someone else's stops the apply before it touches
  * anything (NotOwned), stays untouched, and is looked at again only every few minutes: no busy loop of renders.
  */
-async function ensureOwned(children: ChildrenDeps, rendered: KubeObject[], owner: ChildOwner, retain: boolean): Promise<void> {
+async function ensureOwned(children: ChildrenDeps, rendered: Identity[], owner: ChildOwner, retain: boolean): Promise<void> {
   const foreign: string[] = [];
-  for (const obj of rendered) {
-    const live = await loadChild(children, identity(obj));
-    if (live && !(retain ? labelledFor(live, owner) : ownedBy(live, owner))) foreign.push(describeEntry(identity(obj)));
+  for (const id of rendered) {
+    const live = await loadChild(children, id);
+    if (live && !(retain ? labelledFor(live, owner) : ownedBy(live, owner))) foreign.push(describeEntry(id));
   }
   if (foreign.length) {
     const one = foreign.length === 1;
@@ -64,18 +63,28 @@ function envOf(deps: KustomizeDeps, signal: AbortSignal): KustomizeEnv {
 }
 
 /**
- * build → own → apply, on one work dir: what is applied is exactly what was checked. `before` runs between own and
- * apply, so nothing at all happens for an object that would touch someone else's.
+ * build → own → apply, on one work dir: what is applied is exactly what was checked. The objects it renders come
+ * from its shape when it has one (no kubectl run), else from a render of the work dir. `before` runs between own
+ * and apply, so nothing at all happens for an object that would touch someone else's.
  */
 export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: KubeObject, signal: AbortSignal, before?: () => Promise<void>): Promise<ApplyOutput> {
   const env = envOf(deps, signal);
   const uid = body.metadata.uid;
   const batcher = uid ? deps.batcher : undefined;
-  return withWorkdir(env, spec, ownerOf(body), async (dir) => {
-    const rendered = batcher ? await batcher.render(dir, uid!) : await renderIn(env, dir);
+  const owner = ownerOf(body);
+  return withWorkdir(env, spec, owner, async (dir) => {
+    const shaped = await renderedIdentities(env, spec, owner, dir);
+    const rendered = shaped ?? (batcher ? await batcher.render(dir, uid!) : await renderIn(env, dir)).map(identityOf);
     await ensureOwned({ ...deps.children, signal }, rendered, childOwner(body), spec.retain === true);
     await before?.();
-    return batcher ? batcher.apply(dir, uid!) : applyIn(env, dir);
+    try {
+      return await (batcher ? batcher.apply(dir, uid!) : applyIn(env, dir));
+    } catch (err) {
+      // Not rendered before: a work dir that does not build (a patch without a target) is a build failure, not an
+      // apply one, as it would have been had it been rendered first.
+      if (shaped && !signal.aborted) await renderIn(env, dir);
+      throw err;
+    }
   });
 }
 
@@ -85,7 +94,7 @@ export async function guardedDelete(deps: KustomizeDeps, spec: KustomizeSpec, bo
   const rendered = await withWorkdir(env, spec, ownerOf(body), (dir) => renderIn(env, dir));
   const deleted: string[] = [];
   for (const obj of rendered) {
-    if ((await deleteChild({ ...deps.children, signal }, identity(obj), childOwner(body))) === 'deleted') deleted.push(describeEntry(identity(obj)));
+    if ((await deleteChild({ ...deps.children, signal }, identityOf(obj), childOwner(body))) === 'deleted') deleted.push(describeEntry(identityOf(obj)));
   }
   return deleted;
 }

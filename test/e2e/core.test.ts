@@ -98,7 +98,9 @@ describe('reconcile core under faults', () => {
     // Gone while the apply runs: finalizer removed by hand, then deleted.
     await k(['patch', 'sample', 'zombie', '-n', ns, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/metadata/finalizers' }])]);
     await k(['delete', 'sample', 'zombie', '-n', ns, '--wait=true', '--timeout=30s']);
-    await new Promise((r) => setTimeout(r, 5_000));
+    // The reconcile that ran the apply ends with it (its failure reported to nobody); what comes after must be nothing.
+    await waitFor('the failing apply to end', async () => (await journal('zombie')).some((r) => r.verb === 'apply' && r.event === 'end'), 30_000, 100);
+    await new Promise((r) => setTimeout(r, 3_000));
     const reconciles = await metric(op, 'kustomate_reconciles_total');
     await new Promise((r) => setTimeout(r, 12_000));
     expect(await metric(op, 'kustomate_reconciles_total')).toBe(reconciles);

@@ -40,6 +40,9 @@ function deployment(owner: Operator<any>, name = 'a-demo-deploy', status: Record
   };
 }
 
+/** Extra kustomization fields: a spec with them is rendered for each work dir, not known from its shape. */
+const VARYING = { commonAnnotations: { 'x.io/render': 'varies' } };
+
 const childPath = (name: string) => `/apis/apps/v1/namespaces/ns/deployments/${name}`;
 const jobPath = (name: string) => `/apis/batch/v1/namespaces/ns/jobs/${name}`;
 /** Where the fake API keeps an applied object: Jobs under batch/v1, anything else as a Deployment. */
@@ -689,8 +692,10 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
 
   it('prunes exactly the child a new render no longer holds, and leaves a foreign namesake alone', async () => {
     let render = ['a-one', 'a-two', 'a-three'];
-    const k = fakeKubectl([], undefined, () => render.map((n) => deployment(sample, n)));
-    const w = world(sample, { spec: { count: 1 } }, k);
+    // A spec whose objects only a render of its work dir tells (extra kustomization fields): what the fake renders.
+    const varying = new Operator({ name: 't', resource: thing }).kustomize('sample', () => ({ base: 'sample', kustomization: VARYING }));
+    const k = fakeKubectl([], undefined, () => render.map((n) => deployment(varying, n)));
+    const w = world(varying, { spec: { count: 1 } }, k);
     await w.run();
     // a-three is replaced by someone else's object of the same name: not ours to delete.
     w.api.put(childPath('a-three'), { ...deployment(sample, 'a-three'), metadata: { name: 'a-three', namespace: 'ns', uid: 'theirs' } });
@@ -841,7 +846,9 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
       const spec = Math.floor((k.calls.length + k.renders.length - 1) / 2) % 2 === 0 ? 'first' : 'second';
       return spec === holder ? [deployment(operator)] : [];
     });
-    const operator = new Operator({ name: 'o', resource: thing }).kustomize('first', () => ({ base: 'sample' })).kustomize('second', () => ({ base: 'sample' }));
+    const operator = new Operator({ name: 'o', resource: thing })
+      .kustomize('first', () => ({ base: 'sample', kustomization: VARYING }))
+      .kustomize('second', () => ({ base: 'sample', kustomization: VARYING }));
     const w = world(operator, {}, k);
     await w.run();
     expect(inventoryOf(w.current())).toEqual({ first: [expect.objectContaining({ name: 'a-demo-deploy' })], second: [] });

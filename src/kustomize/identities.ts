@@ -1,0 +1,95 @@
+// Why: which objects (kind, namespace, name) a work dir renders, known before anything is applied, without a
+// `kubectl kustomize` per custom resource. Kustomize's strategic-merge patches find their target by kind and name
+// and cannot change either (https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/patches/), and
+// the namespace and name prefix are plain transformers; so every spec of the same shape (the same base files, no
+// JSON patches, generators or extra kustomization fields) renders the same objects but for its prefix and namespace.
+// One render of that shape under a placeholder owner, kept, names them for every custom resource that shares it.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { KubeObject } from '../kube/api.ts';
+import type { KubectlRunner } from '../kubectl/runner.ts';
+import { renderIn, withWorkdir, type KustomizeEnv } from './commands.ts';
+import type { KustomizeSpec, Owner } from './workdir.ts';
+
+/** An object a work dir renders, as far as who owns it goes. */
+export interface Identity {
+  apiVersion: string;
+  kind: string;
+  namespace?: string | undefined;
+  name: string;
+}
+
+/** The placeholder owner a shape is rendered for; its name prefix and namespace are replaced by the real ones. */
+const PLACEHOLDER: Owner = { apiVersion: 'kustomate.io/v1', kind: 'Shape', name: 'kustomate-shape', namespace: 'shape-namespace-of-kustomate' };
+const PLACEHOLDER_PREFIX = `${PLACEHOLDER.name}-`;
+/** Shapes remembered per kubectl: an operator has a few; the bound only keeps a changing base from growing it. */
+const SHAPES_KEPT = 32;
+
+const shapes = new WeakMap<KubectlRunner, Map<string, Promise<Identity[]>>>();
+
+/** Whether only the base, the strategic-merge patches, the name prefix and the owner vary: nothing that renames. */
+export function hasShape(spec: KustomizeSpec): boolean {
+  return !spec.jsonPatches?.length && !Object.keys(spec.kustomization ?? {}).length && !Object.keys(spec.files ?? {}).length;
+}
+
+/** The files of a folder, relative path → content, recursively (a copied base holds plain files and folders). */
+async function filesOf(dir: string, under = ''): Promise<Array<[string, Buffer]>> {
+  const out: Array<[string, Buffer]> = [];
+  for (const entry of (await fs.readdir(path.join(dir, under), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const rel = path.join(under, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesOf(dir, rel)));
+    else out.push([rel, await fs.readFile(path.join(dir, rel))]);
+  }
+  return out;
+}
+
+/** The shape's key: the base's files as the work dir holds them, and what of the spec decides names. */
+async function shapeKey(spec: KustomizeSpec, workdir: string): Promise<string> {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ base: spec.base, prefixed: spec.namePrefix !== '', retain: spec.retain === true }));
+  for (const [rel, content] of await filesOf(path.join(workdir, 'instance', 'base'))) hash.update(`\0${rel}\0${content.length}\0`).update(content);
+  return hash.digest('hex');
+}
+
+/** The shape's objects under the placeholder owner: its spec without patches (they rename nothing), rendered once. */
+async function renderShape(env: KustomizeEnv, spec: KustomizeSpec): Promise<Identity[]> {
+  const shape: KustomizeSpec = { base: spec.base, ...(spec.namePrefix === '' ? { namePrefix: '' } : { namePrefix: PLACEHOLDER_PREFIX }), ...(spec.retain ? { retain: true } : {}) };
+  const rendered = await withWorkdir({ ...env, keepWorkdirs: false }, shape, PLACEHOLDER, (dir) => renderIn(env, dir));
+  return rendered.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name }));
+}
+
+/** The shape's objects as this owner's work dir names them. */
+function forOwner(identities: Identity[], spec: KustomizeSpec, owner: Owner): Identity[] {
+  const prefix = spec.namePrefix ?? `${owner.name}-`;
+  return identities.map((id) => ({
+    ...id,
+    // A Namespace object takes the namespace's name (kustomize's namespace transformer), and no prefix.
+    name: id.name === PLACEHOLDER.namespace ? owner.namespace : prefix && id.name.startsWith(PLACEHOLDER_PREFIX) ? prefix + id.name.slice(PLACEHOLDER_PREFIX.length) : id.name,
+    namespace: id.namespace === PLACEHOLDER.namespace ? owner.namespace : id.namespace,
+  }));
+}
+
+/**
+ * The objects the work dir `dir`, built from `spec` for `owner`, renders; undefined when the spec has no shape
+ * (then only a render of the work dir itself tells), or when its shape does not render.
+ */
+export async function renderedIdentities(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, dir: string): Promise<Identity[] | undefined> {
+  if (!hasShape(spec)) return undefined;
+  const key = await shapeKey(spec, dir);
+  let known = shapes.get(env.kubectl);
+  if (!known) shapes.set(env.kubectl, (known = new Map()));
+  let identities = known.get(key);
+  if (!identities) {
+    // Not cancelled with this reconcile: other objects of the shape may be waiting for the same render.
+    identities = renderShape({ ...env, signal: undefined }, spec);
+    known.set(key, identities);
+    if (known.size > SHAPES_KEPT) known.delete(known.keys().next().value!);
+    identities.catch(() => known.delete(key));
+  }
+  const found = await identities.catch(() => undefined);
+  return found && forOwner(found, spec, owner);
+}
+
+/** An identity as a rendered object would carry it. */
+export const identityOf = (o: KubeObject): Identity => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
