@@ -20,7 +20,7 @@ async function rssMb(pid: number): Promise<number> {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
 }
 
-const bare = execa(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+const bare = execa(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { reject: false });
 await sleep(1000);
 const bareMb = await rssMb(bare.pid!);
 bare.kill();
@@ -39,7 +39,12 @@ try {
   const sampler = setInterval(() => void rssMb(operator.pid!).then((mb) => (peak = Math.max(peak, mb)), () => {}), 200);
   const items = Array.from({ length: samples }, (_, i) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: `m${i}`, namespace: ns }, spec: { count: 1 } }));
   await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
-  await k(['wait', '-n', ns, '--for=condition=Ready', 'samples', '--all', '--timeout=900s']);
+  // Applied, not Ready: the local cluster's fake nodes hold 330 pods, so past that many Samples some never get Ready.
+  for (const deadline = Date.now() + 900_000; ; await sleep(1000)) {
+    const list = JSON.parse((await k(['get', 'samples', '-n', ns, '-o', 'json'])).stdout) as { items: Array<{ status?: { sample?: { message?: string } } }> };
+    if (list.items.filter((s) => s.status?.sample?.message).length >= samples) break;
+    if (Date.now() > deadline) throw new Error(`not every Sample was applied within 900 s`);
+  }
   await sleep(5000);
   clearInterval(sampler);
   const after = await rssMb(operator.pid!);
@@ -48,9 +53,10 @@ try {
   row('bare node (an empty timer loop)', bareMb);
   row('operator idle, watching an empty namespace', idle);
   row(`operator peak while reconciling ${samples} Samples`, peak);
-  row(`operator with ${samples} Samples Ready, 5 s later`, after);
+  row(`operator with ${samples} Samples applied, 5 s later`, after);
 } finally {
+  // The namespace goes while the operator still runs: it removes its finalizers, so nothing is left behind.
+  await k(['delete', 'namespace', ns, '--timeout=600s']).catch((err) => console.error(`namespace ${ns} not gone: ${(err as Error).message}`));
   operator.kill('SIGTERM');
   await operator;
-  await k(['delete', 'namespace', ns, '--wait=false']);
 }

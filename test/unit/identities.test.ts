@@ -82,6 +82,30 @@ describe('rendered identities from the shape', () => {
     expect(runs).toHaveLength(2);
   });
 
+  it('does not guess where a patch renames: an annotation kustomize acts on, or an object of a generator in the base', async () => {
+    const { kubectl, runs } = counting();
+    // A patch that sets kustomize's hash-suffix annotation: the real render names web-demo-deploy-<hash>.
+    const suffixed: KustomizeSpec = { base: 'sample', patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'demo-deploy', annotations: { 'internal.config.kubernetes.io/needsHashSuffix': 'enabled' } }, spec: { replicas: 3 } }] };
+    const renamed = await both(kubectl, suffixed, owner('web'));
+    expect(renamed.rendered.map((r) => r.name)).not.toContain('web-demo-deploy');
+    expect(renamed.shaped).toBeUndefined();
+    // A base with a generator, its ConfigMap patched: the hash suffix comes after the patch.
+    await fs.mkdir(path.join(bases, 'generated'));
+    await fs.writeFile(path.join(bases, 'generated', 'kustomization.yaml'), 'configMapGenerator:\n  - name: cfg\n    literals: [a=1]\n');
+    const patched: KustomizeSpec = { base: 'generated', patches: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg' }, data: { a: '2' } }] };
+    expect((await both(kubectl, patched, owner('web'), bases)).shaped).toBeUndefined();
+    // A base with a remote resource: what it names is not in its files.
+    await fs.mkdir(path.join(bases, 'remote'));
+    await fs.writeFile(path.join(bases, 'remote', 'kustomization.yaml'), 'resources:\n  - https://example.com/owner/repo//deploy?ref=main\n');
+    const wd = await createWorkdir({ base: 'remote' }, owner('web'), { basesDir: bases });
+    try {
+      expect(await renderedIdentities({ kubectl, basesDir: bases }, { base: 'remote' }, owner('web'), wd.dir)).toBeUndefined();
+    } finally {
+      await wd.cleanup();
+    }
+    expect(runs).toEqual([]);
+  });
+
   it('does not guess for a spec that may rename (JSON patches) or generate (files, extra kustomization fields)', async () => {
     const { kubectl, runs } = counting();
     const rename = { target: { kind: 'Deployment', name: 'demo-deploy' }, ops: [{ op: 'replace', path: '/metadata/name', value: 'other' }] };
