@@ -24,6 +24,9 @@ export interface Identity {
   name: string;
 }
 
+/** An identity as a rendered object would carry it. */
+export const identityOf = (o: KubeObject): Identity => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+
 /** The placeholder owner a shape is rendered for; its name prefix and namespace are replaced by the real ones. */
 const PLACEHOLDER: Owner = { apiVersion: 'kustomate.io/v1', kind: 'Shape', name: 'kustomate-shape', namespace: 'shape-namespace-of-kustomate' };
 const PLACEHOLDER_PREFIX = `${PLACEHOLDER.name}-`;
@@ -100,7 +103,7 @@ function shapeKey(spec: KustomizeSpec, files: Array<[string, Buffer]>): string |
 async function renderShape(env: KustomizeEnv, spec: KustomizeSpec, workdir: string): Promise<Identity[]> {
   const shape: KustomizeSpec = { base: 'base', ...(spec.namePrefix === '' ? { namePrefix: '' } : { namePrefix: PLACEHOLDER_PREFIX }), ...(spec.retain ? { retain: true } : {}) };
   const rendered = await withWorkdir({ ...env, basesDir: path.join(workdir, 'instance'), keepWorkdirs: false }, shape, PLACEHOLDER, (dir) => renderIn(env, dir));
-  return rendered.map((o) => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name }));
+  return rendered.map(identityOf);
 }
 
 /** The shape's objects as this owner's work dir names them. */
@@ -135,6 +138,3 @@ export async function renderedIdentities(env: KustomizeEnv, spec: KustomizeSpec,
   const found = await identities.catch(() => undefined);
   return found && forOwner(found, spec, owner);
 }
-
-/** An identity as a rendered object would carry it. */
-export const identityOf = (o: KubeObject): Identity => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });

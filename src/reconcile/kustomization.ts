@@ -9,7 +9,7 @@ import type { KustomizeSpec, Owner } from '../kustomize/workdir.ts';
 import { PermanentError, TemporaryError, isPermanent } from '../operator/errors.ts';
 import type { HandlerContext, HandlerResult, RegisteredKustomization } from '../operator/operator.ts';
 import { deleteChild, labelledFor, loadChild, ownedBy, type ChildOwner, type ChildrenDeps } from './children.ts';
-import { describeEntry, type InventoryEntry } from './inventory.ts';
+import { describeEntry } from './inventory.ts';
 
 /** build: the operator's spec for this object. A builder that throws a plain error is a bad object, not a retry. */
 export function buildSpec(step: RegisteredKustomization, body: HandlerContext['body']): KustomizeSpec {
@@ -93,8 +93,8 @@ export async function guardedDelete(deps: KustomizeDeps, spec: KustomizeSpec, bo
   const env = envOf(deps, signal);
   const rendered = await withWorkdir(env, spec, ownerOf(body), (dir) => renderIn(env, dir));
   const deleted: string[] = [];
-  for (const obj of rendered) {
-    if ((await deleteChild({ ...deps.children, signal }, identityOf(obj), childOwner(body))) === 'deleted') deleted.push(describeEntry(identityOf(obj)));
+  for (const id of rendered.map(identityOf)) {
+    if ((await deleteChild({ ...deps.children, signal }, id, childOwner(body))) === 'deleted') deleted.push(describeEntry(id));
   }
   return deleted;
 }

@@ -178,11 +178,8 @@ export class Controller {
             if (type === 'DELETED') {
               this.queue.forget(key);
               this.gauge();
-            } else {
-              const reconciler = this.reconcilers.get(operator.name);
-              if (type === 'MODIFIED' && !listed && reconciler) reconciler.unlessOwnWrite(object, wake);
-              else wake();
-            }
+            } else if (type === 'MODIFIED' && !listed) this.reconcilers.get(operator.name)!.unlessOwnWrite(object, wake);
+            else wake();
           },
           onListed: () => {
             if (!this.listed.has(watcher)) logger.info({ operator: operator.name, namespace: ns ?? '*' }, 'listed; watching');
