@@ -75,7 +75,14 @@ interface Row {
 }
 
 /** One operator process on a fresh namespace: a burst of n Samples, measured from the outside. */
-async function measure(peer: string, n: number, start: (ns: string) => ResultPromise, field: string, ready: (p: ResultPromise, out: () => string) => Promise<void>): Promise<{ row: Row; ns: string; proc: ResultPromise; out: () => string }> {
+async function measure(
+  peer: string,
+  n: number,
+  start: (ns: string) => ResultPromise,
+  field: string,
+  ready: (p: ResultPromise, out: () => string) => Promise<void>,
+  runs: (out: () => string) => Promise<number> = kubectlRuns,
+): Promise<{ row: Row; ns: string; proc: ResultPromise; out: () => string }> {
   const ns = `peers-${peer}-${n}-${process.pid}`;
   await k(['create', 'namespace', ns]);
   const proc = start(ns);
@@ -83,10 +90,11 @@ async function measure(peer: string, n: number, start: (ns: string) => ResultPro
   proc.all?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-20_000)));
   await ready(proc, () => out);
   const cpu0 = await cpuSeconds(proc.pid!);
-  const runs0 = await kubectlRuns();
+  const log = () => out;
+  const runs0 = await runs(log);
   const wall = await burst(ns, n, field);
-  const row: Row = { peer, n, wall, cpu: (await cpuSeconds(proc.pid!)) - cpu0, rss: await peakRssMb(proc.pid!), runs: (await kubectlRuns()) - runs0 };
-  return { row, ns, proc, out: () => out };
+  const row: Row = { peer, n, wall, cpu: (await cpuSeconds(proc.pid!)) - cpu0, rss: await peakRssMb(proc.pid!), runs: (await runs(log)) - runs0 };
+  return { row, ns, proc, out: log };
 }
 
 const waitFor = async (what: string, fn: () => boolean | Promise<boolean>, ms = 60_000) => {
@@ -97,14 +105,33 @@ const waitFor = async (what: string, fn: () => boolean | Promise<boolean>, ms = 
   }
 };
 
+// kubectl itself, as a user runs it: kustomate counts its own kubectl processes (kustomate_kubectl_runs_total), so
+// it needs no counting shim, whose extra process would be part of every apply's time.
 const startKustomate = (ns: string) =>
-  execa(process.execPath, [...NODE_FLAGS, path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', SHIM, 'sample'], {
-    env: { ...shimEnv, KUSTOMATE_LOG_LEVEL: 'info' },
+  execa(process.execPath, [...NODE_FLAGS, path.resolve('dist/cli/main.js'), 'run', '--namespace', ns, '--health-port', '0', '--kubectl', kubectlBin, 'sample'], {
+    env: { KUBECONFIG, KUSTOMATE_LOG_LEVEL: 'info' },
     all: true,
     reject: false,
     timeout: 3_600_000,
   });
 const kustomateReady = (_p: ResultPromise, out: () => string) => waitFor('kustomate watching', () => out().includes('listed; watching'));
+
+/** The port kustomate's health server listens on (--health-port 0 picks a free one, and the log says which, once). */
+const ports = new WeakMap<() => string, number>();
+async function healthPort(out: () => string): Promise<number> {
+  if (!ports.has(out)) {
+    await waitFor('health port', () => /"port":(\d+)/.test(out()));
+    ports.set(out, Number(/"port":(\d+)/.exec(out())![1]));
+  }
+  return ports.get(out)!;
+}
+
+/** Sum of a counter over its labels, from kustomate's /metrics. */
+async function metric(out: () => string, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${await healthPort(out)}/metrics`)).text();
+  return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+const kustomateKubectlRuns = (out: () => string) => metric(out, 'kustomate_kubectl_runs_total');
 
 async function stopAndDelete(ns: string, proc: ResultPromise): Promise<void> {
   // With the operator still running: kustomate's finalizers are removed by it.
@@ -156,27 +183,19 @@ for (const n of sizes) {
   // demo2's delete handler is optional, so kopf puts no finalizer on the Samples: the namespace goes without it.
   await k(['delete', 'namespace', kopfRun.ns, '--timeout=900s']);
 
-  const ours = await measure('kustomate', n, startKustomate, 'sample', kustomateReady);
+  const ours = await measure('kustomate', n, startKustomate, 'sample', kustomateReady, kustomateKubectlRuns);
   rows.push({ ...ours.row, peer: 'kustomate' });
   if (n === Math.max(...sizes)) {
     // A restart over the same, unchanged Samples: every one reconciled again, and no kubectl run at all.
     ours.proc.kill('SIGTERM');
     await ours.proc;
-    const runs0 = await kubectlRuns();
     const t1 = performance.now();
     const again = startKustomate(ours.ns);
     let out = '';
     again.all?.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-200_000)));
-    const port = await (async () => {
-      await waitFor('health port', () => /"port":(\d+)/.test(out));
-      return Number(/"port":(\d+)/.exec(out)![1]);
-    })();
-    const reconciled = async () => {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      return [...text.matchAll(/^kustomate_reconciles_total\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
-    };
-    await waitFor(`${n} reconciles after the restart`, async () => (await reconciled()) >= n, 300_000);
-    notes.push(`restart over ${n} unchanged Samples: all reconciled again in ${((performance.now() - t1) / 1000).toFixed(1)} s (start-up included), ${(await kubectlRuns()) - runs0} kubectl processes; peak RSS ${(await peakRssMb(again.pid!)).toFixed(0)} MB`);
+    const log = () => out;
+    await waitFor(`${n} reconciles after the restart`, async () => (await metric(log, 'kustomate_reconciles_total')) >= n, 300_000);
+    notes.push(`restart over ${n} unchanged Samples: all reconciled again in ${((performance.now() - t1) / 1000).toFixed(1)} s (start-up included), ${await kustomateKubectlRuns(log)} kubectl processes; peak RSS ${(await peakRssMb(again.pid!)).toFixed(0)} MB`);
     await stopAndDelete(ours.ns, again);
   } else {
     await stopAndDelete(ours.ns, ours.proc);
@@ -184,15 +203,18 @@ for (const n of sizes) {
 }
 
 // A single Sample on an idle operator: create to kubectl output in status, against one bare apply of the same dir.
+// The controllers may still be collecting the last burst's ReplicaSets and Pods: a quiet cluster first.
+await sleep(15_000);
 const singleNs = `peers-single-${process.pid}`;
 await k(['create', 'namespace', singleNs]);
 const idle = startKustomate(singleNs);
 let idleOut = '';
 idle.all?.on('data', (c: Buffer) => (idleOut = (idleOut + c.toString()).slice(-20_000)));
 await kustomateReady(idle, () => idleOut);
+const SINGLES = 11;
 const singles: number[] = [];
 const bares: number[] = [];
-for (let i = 0; i < 7; i++) {
+for (let i = 0; i < SINGLES; i++) {
   const [one] = samples(singleNs, 1, `single-${i}`);
   const dir = await createWorkdir(sample.render({ ...one!, metadata: { ...one!.metadata, name: `bare-${i}` } })[0]!.spec, { apiVersion: one!.apiVersion, kind: one!.kind, name: `bare-${i}`, namespace: singleNs }, { basesDir: DEFAULT_BASES_DIR });
   const t0 = performance.now();
@@ -223,7 +245,7 @@ for (let i = 0; i < 7; i++) {
 }
 await stopAndDelete(singleNs, idle);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-notes.push(`single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of 7), ${(median(singles) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms)`);
+notes.push(`single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of ${SINGLES}), ${(median(singles) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms)`);
 
 console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; wall until every Sample has its kubectl output in status`);
 console.log(`| N | peer | wall | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);

@@ -27,13 +27,19 @@ async function build(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, into?
   }
 }
 
-/** Runs `fn` on a fresh work dir for the spec, and removes the folder after (unless kept). */
-export async function withWorkdir<T>(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, fn: (dir: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` on a fresh work dir for the spec, and removes the folder after (unless kept). A long-running process
+ * (`removeAfter: 'overlap'`) does not wait for the removal: it goes on with what comes next (the status write) while
+ * the folder goes; one left by a process that ended meanwhile is removed at the next start.
+ */
+export async function withWorkdir<T>(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, fn: (dir: string) => Promise<T>, removeAfter: 'wait' | 'overlap' = 'wait'): Promise<T> {
   const workdir = await build(env, spec, owner);
   try {
     return await fn(workdir.dir);
   } finally {
-    await workdir.cleanup();
+    const removed = workdir.cleanup();
+    if (removeAfter === 'wait') await removed;
+    else removed.catch(() => undefined);
   }
 }
 

@@ -87,9 +87,12 @@ async function filesOf(dir: string, under = ''): Promise<Array<[string, Buffer]>
   return out;
 }
 
+/** Whether a base names the placeholder itself: then the placeholder's names could not be told from the base's. */
+const namesPlaceholder = (files: Array<[string, Buffer]>) => files.some(([, content]) => content.includes(PLACEHOLDER.name) || content.includes(PLACEHOLDER.namespace!));
+
 /** The shape's key: the base's files as the work dir holds them, and what of the spec decides names; none for a base without a shape. */
 function shapeKey(spec: KustomizeSpec, files: Array<[string, Buffer]>): string | undefined {
-  if (!shapedBase(files)) return undefined;
+  if (!shapedBase(files) || namesPlaceholder(files)) return undefined;
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ prefixed: spec.namePrefix !== '', retain: spec.retain === true }));
   for (const [rel, content] of files) hash.update(`\0${rel}\0${content.length}\0`).update(content);

@@ -85,7 +85,7 @@ export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: Kub
       if (shaped && !signal.aborted) await renderIn(env, dir);
       throw err;
     }
-  });
+  }, 'overlap');
 }
 
 /** Deletes what the spec renders, only objects that are this owner's; returns what was deleted. */

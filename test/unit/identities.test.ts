@@ -106,6 +106,23 @@ describe('rendered identities from the shape', () => {
     expect(runs).toEqual([]);
   });
 
+  it('does not guess for a base whose own names are those of the placeholder owner it renders shapes under', async () => {
+    const { kubectl, runs } = counting();
+    await fs.mkdir(path.join(bases, 'lookalike'));
+    await fs.writeFile(path.join(bases, 'lookalike', 'kustomization.yaml'), 'resources: [objects.yaml]\n');
+    await fs.writeFile(
+      path.join(bases, 'lookalike', 'objects.yaml'),
+      // kustomize gives a CustomResourceDefinition no name prefix: the placeholder's prefix here is the base's own.
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shape-namespace-of-kustomate\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: kustomate-shape-things.x.io\n',
+    );
+    for (const namePrefix of [undefined, '']) {
+      const { shaped, rendered } = await both(kubectl, { base: 'lookalike', ...(namePrefix === undefined ? {} : { namePrefix }) }, owner('web'), bases);
+      expect(rendered).toContainEqual(expect.objectContaining({ kind: 'CustomResourceDefinition', name: 'kustomate-shape-things.x.io' }));
+      expect(shaped).toBeUndefined();
+    }
+    expect(runs).toEqual([]);
+  });
+
   it('does not guess for a spec that may rename (JSON patches) or generate (files, extra kustomization fields)', async () => {
     const { kubectl, runs } = counting();
     const rename = { target: { kind: 'Deployment', name: 'demo-deploy' }, ops: [{ op: 'replace', path: '/metadata/name', value: 'other' }] };

@@ -8,6 +8,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import { readCustomResource } from '../../src/cli/render.ts';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { createKubectlRunner } from '../../src/kubectl/runner.ts';
+import { withWorkdir } from '../../src/kustomize/commands.ts';
 import { createWorkdir, removeLeftoverWorkdirs, workdirPrefix, type KustomizeSpec, type Owner } from '../../src/kustomize/workdir.ts';
 import { OWNER_LABEL } from '../../src/kustomize/labels.ts';
 import { sample, sampleCount } from '../../src/operators/sample/index.ts';
@@ -130,6 +131,32 @@ describe('kustomize work dir', () => {
 // A new PID namespace (root only), whose first process is PID 1, as a container's is.
 const unshare = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL'];
 const canUnshare = process.getuid?.() === 0 && (await execa(unshare[0]!, [...unshare.slice(1), 'true'], { reject: false, timeout: 30_000 })).exitCode === 0;
+
+describe('work dir removal', () => {
+  const spec = (): KustomizeSpec => ({ base: 'sample', patches: [{ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'demo-deploy' }, spec: { replicas: 1 } }] });
+  const env = { kubectl, basesDir: DEFAULT_BASES_DIR };
+  const exists = (dir: string) => fs.access(dir).then(() => true, () => false);
+
+  it('removes the work dir before returning by default', async () => {
+    let seen = '';
+    await withWorkdir(env, spec(), owner('w1'), async (dir) => {
+      seen = dir;
+      expect(await exists(path.join(dir, 'kustomization.yaml'))).toBe(true);
+    });
+    expect(await exists(seen)).toBe(false);
+  });
+
+  it('with overlap, returns first and the work dir is still removed, also after a failure', async () => {
+    const dirs: string[] = [];
+    await withWorkdir(env, spec(), owner('w2'), async (dir) => void dirs.push(dir), 'overlap');
+    await expect(withWorkdir(env, spec(), owner('w3'), async (dir) => {
+      dirs.push(dir);
+      throw new Error('apply failed');
+    }, 'overlap')).rejects.toThrow('apply failed');
+    await expect.poll(async () => (await Promise.all(dirs.map(exists))).some(Boolean), { timeout: 5_000 }).toBe(false);
+    expect(dirs).toHaveLength(2);
+  });
+});
 
 describe('work dirs left by other processes', () => {
   const fixture = fileURLToPath(new URL('./fixtures/workdir-process.ts', import.meta.url));
