@@ -1,6 +1,9 @@
 // Bursts on the real control plane: objects that become ready together share kubectl processes, and a failure stays
 // with its own object. The failures are real: an admission policy refuses three of the Deployments.
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORKDIR_PREFIX } from '../../src/kustomize/workdir.ts';
 import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const DOOMED = ['doomed-7', 'doomed-42', 'doomed-77'];
@@ -33,7 +36,7 @@ describe('batched kubectl', () => {
     await k(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', `e2e-batch-${ns}`, '--ignore-not-found'], { reject: false });
   });
 
-  it('applies 100 Samples created at once with fewer kubectl processes than Samples; 3 refused ones fail alone, each with its own error', async () => {
+  it('applies 100 Samples created at once with fewer kubectl processes than Samples; 3 refused ones fail alone, each with its own error; no work dir stays', async () => {
     const names = Array.from({ length: 100 }, (_, i) => (DOOMED.includes(`doomed-${i}`) ? `doomed-${i}` : `s-${i}`));
     await applyObjects(...names.map((name) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace: ns }, spec: { count: 1 } })));
     const settled = await waitFor('every Sample applied or refused', async () => {
@@ -63,5 +66,8 @@ describe('batched kubectl', () => {
     const runs = await metric(operator, 'kustomate_kubectl_runs_total');
     expect(runs).toBeLessThan(100);
     process.stdout.write(`batched kubectl: 100 Samples, ${runs} kubectl processes\n`);
+    // Each work dir goes once its apply is done (the refused three are retried, each time in a fresh one that goes too).
+    const own = `${WORKDIR_PREFIX}-${operator.proc.pid}-`;
+    await waitFor('no work dir of the operator left', async () => (await fs.readdir(os.tmpdir())).every((f) => !f.startsWith(own)), 30_000);
   });
 });
