@@ -33,7 +33,8 @@ const PLACEHOLDER_PREFIX = `${PLACEHOLDER.name}-`;
 /** Shapes remembered per kubectl: an operator has a few; the bound only keeps a changing base from growing it. */
 const SHAPES_KEPT = 32;
 
-const shapes = new WeakMap<KubectlRunner, Map<string, Promise<Identity[]>>>();
+/** Per kubectl, per key: the shape's objects, or undefined for a base without a shape (told once, not per apply). */
+const shapes = new WeakMap<KubectlRunner, Map<string, Promise<Identity[] | undefined>>>();
 
 /**
  * Annotations kustomize reads itself: `internal.config.kubernetes.io/needsHashSuffix`, set by a patch, gives its
@@ -90,9 +91,8 @@ async function filesOf(dir: string, under = ''): Promise<Array<[string, Buffer]>
 /** Whether a base names the placeholder itself: then the placeholder's names could not be told from the base's. */
 const namesPlaceholder = (files: Array<[string, Buffer]>) => files.some(([, content]) => content.includes(PLACEHOLDER.name) || content.includes(PLACEHOLDER.namespace!));
 
-/** The shape's key: the base's files as the work dir holds them, and what of the spec decides names; none for a base without a shape. */
-function shapeKey(spec: KustomizeSpec, files: Array<[string, Buffer]>): string | undefined {
-  if (!shapedBase(files) || namesPlaceholder(files)) return undefined;
+/** The shape's key: the base's files as the work dir holds them, and what of the spec decides names. */
+function shapeKey(spec: KustomizeSpec, files: Array<[string, Buffer]>): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ prefixed: spec.namePrefix !== '', retain: spec.retain === true }));
   for (const [rel, content] of files) hash.update(`\0${rel}\0${content.length}\0`).update(content);
@@ -126,14 +126,14 @@ function forOwner(identities: Identity[], spec: KustomizeSpec, owner: Owner): Id
  */
 export async function renderedIdentities(env: KustomizeEnv, spec: KustomizeSpec, owner: Owner, dir: string): Promise<Identity[] | undefined> {
   if (!hasShape(spec)) return undefined;
-  const key = shapeKey(spec, await filesOf(path.join(dir, 'instance', 'base')));
-  if (!key) return undefined;
+  const files = await filesOf(path.join(dir, 'instance', 'base'));
+  const key = shapeKey(spec, files);
   let known = shapes.get(env.kubectl);
   if (!known) shapes.set(env.kubectl, (known = new Map()));
   let identities = known.get(key);
   if (!identities) {
     // Not cancelled with this reconcile: other objects of the shape may be waiting for the same render.
-    identities = renderShape({ ...env, signal: undefined }, spec, dir);
+    identities = shapedBase(files) && !namesPlaceholder(files) ? renderShape({ ...env, signal: undefined }, spec, dir) : Promise.resolve(undefined);
     known.set(key, identities);
     if (known.size > SHAPES_KEPT) known.delete(known.keys().next().value!);
     identities.catch(() => known.delete(key));
