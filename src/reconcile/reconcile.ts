@@ -221,7 +221,13 @@ export class Reconciler {
     // Handled before inventories were kept (or by an operator with a new kustomize spec): apply once to record them.
     if (!cause && this.operator.kustomizations().some((k) => !(k.id in inventory))) cause = 'repair';
     const drifted = !cause || cause === 'resume' ? await this.findDrift(children, view) : [];
-    if (drifted.length && this.driftMode === 'correct') cause = 'repair';
+    if (drifted.length && this.driftMode === 'correct') {
+      if (await this.namespaceEnding(obj)) {
+        this.log(obj).info('not repairing drift: the namespace is being deleted, with its children and this object');
+        return undefined;
+      }
+      cause = 'repair';
+    }
     else this.seen.add(obj.metadata.uid ?? '');
     const log = this.log(obj);
     if (!cause) return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted);
@@ -271,6 +277,25 @@ export class Reconciler {
     if (progress) return progress.token === tokenDigest(desired) && progress.cause === 'resume' ? 'resume' : 'repair';
     if (!this.seen.has(obj.metadata.uid ?? '') && this.operator.handlersFor('resume').length > 0) return 'resume';
     return undefined;
+  }
+
+  /**
+   * Whether the object's namespace is being deleted. The namespace controller then deletes everything in it, children
+   * first as often as not, and the NamespaceLifecycle admission plugin refuses anything new in it
+   * (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle): a repair
+   * could only fail, again and again, until the object's own deletion comes. Not knowing (no right to read
+   * namespaces, an error) is answered as before: repair.
+   */
+  private async namespaceEnding(obj: KubeObject): Promise<boolean> {
+    const namespace = obj.metadata.namespace;
+    if (!namespace) return false;
+    try {
+      const ns = await this.deps.api.request<KubeObject>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`, { signal: this.deps.signal });
+      return Boolean(ns.metadata.deletionTimestamp);
+    } catch (err) {
+      this.log(obj).debug({ err: (err as Error).message }, 'cannot tell whether the namespace is being deleted');
+      return false;
+    }
   }
 
   /** The children that differ from what was applied (none when drift is ignored). */

@@ -1,13 +1,13 @@
 // Children on the real control plane: drift repaired and reported (or only reported), Ready that waits for healthy
 // children, and prune from the inventory, each broken on purpose: a child deleted or scaled by hand, pods no node
-// can take, a delete refused by an admission policy.
+// can take, a delete refused by an admission policy, a namespace deleted under its custom resources.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
-import { applyObjects, createNamespace, deleteNamespace, getJson, healthPort, k, metric, metricServed, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, healthPort, k, metric, metricServed, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
 
@@ -79,6 +79,35 @@ describe('children', () => {
     expect(await kubectlRuns(op)).toBe(0);
     // 0 is a count, not a missing metric: the counter is served.
     expect(await metricServed(op, 'kustomate_kubectl_runs_total')).toBe(true);
+  });
+
+  it('re-applies nothing while its namespace is being deleted, though the namespace controller deletes the Deployment first', async () => {
+    const doomed = await createNamespace('e2e-children-doomed');
+    const keep = `e2e-children-keep-${doomed}`;
+    const op = startOperator(['--namespace', doomed, 'sample']);
+    started.push(op);
+    try {
+      await applyObjects(sampleObj(doomed, 'doomed', 1));
+      await waitFor('Ready', async () => readyCondition(await getJson(['sample', 'doomed', '-n', doomed]))?.status === 'True', 60_000);
+      // The Sample outlives the rest of its namespace's content while deletes of Samples are refused.
+      await applyObjects(...denyPolicy(keep, doomed, [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples'], operations: ['DELETE'] }], 'false', 'Samples are kept for this test'));
+      await waitFor('the policy in force', async () => (await k(['delete', 'sample', 'doomed', '-n', doomed, '--dry-run=server'], { reject: false })).stderr.includes('kept for this test'), 30_000);
+      const applies = await metric(op, 'kustomate_kubectl_runs_total', { verb: 'apply' });
+      const reconciles = await metric(op, 'kustomate_reconciles_total');
+
+      await k(['delete', 'namespace', doomed, '--wait=false']);
+      await waitFor('the namespace controller deleted the Deployment', async () => !(await getJson(['deployment', 'doomed-demo-deploy', '-n', doomed])), 60_000, 200);
+      // The Deployment's deletion wakes the Sample (its children are watched); that reconcile is done when counted.
+      await waitFor('the Sample reconciled since', async () => (await metric(op, 'kustomate_reconciles_total')) > reconciles, 30_000, 200);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(await metric(op, 'kustomate_kubectl_runs_total', { verb: 'apply' }), 'no apply into a namespace that refuses anything new').toBe(applies);
+      expect(await getJson(['deployment', 'doomed-demo-deploy', '-n', doomed])).toBeUndefined();
+      expect((await getJson(['sample', 'doomed', '-n', doomed]))?.metadata.deletionTimestamp, 'the Sample was still there, not being deleted').toBeUndefined();
+    } finally {
+      await k(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', keep, '--ignore-not-found'], { reject: false });
+    }
+    // Once Samples may go, the namespace goes too: the operator removes the finalizer.
+    await waitFor('the namespace gone', async () => !(await getJson(['namespace', doomed])), 180_000, 1_000);
   });
 
   it('with --drift warn changes nothing, and its Drifted condition says what differs', async () => {

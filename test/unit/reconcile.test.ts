@@ -742,6 +742,25 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
   });
 
+  it('does not re-apply a child deleted while its namespace is being deleted, and repairs as before when it cannot tell', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    const ready = w.current().status;
+    w.api.put('/api/v1/namespaces/ns', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns', deletionTimestamp: new Date().toISOString() } });
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    expect(await w.run()).toBeUndefined();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(1);
+    expect(w.api.events.filter((e) => e.reason === 'Drifted')).toEqual([]);
+    expect(w.current().status).toEqual(ready);
+
+    // No right to read namespaces: a repair, as without the check.
+    w.api.failWhen = (method, path) => (method === 'GET' && path === '/api/v1/namespaces/ns' ? new ApiError(403, 'namespaces is forbidden') : undefined);
+    await w.run();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeDefined();
+  });
+
   it('with drift: warn, re-applies nothing and says what differs in a Drifted condition, once', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 1 } }, k, { drift: 'warn' });
