@@ -221,15 +221,15 @@ export class Reconciler {
     // Handled before inventories were kept (or by an operator with a new kustomize spec): apply once to record them.
     if (!cause && this.operator.kustomizations().some((k) => !(k.id in inventory))) cause = 'repair';
     const drifted = !cause || cause === 'resume' ? await this.findDrift(children, view) : [];
+    const log = this.log(obj);
     if (drifted.length && this.driftMode === 'correct') {
-      if (await this.namespaceEnding(obj)) {
-        this.log(obj).info('not repairing drift: the namespace is being deleted, with its children and this object');
-        return undefined;
+      // Children gone with their namespace are not re-created; the status says what is missing (Ready=False).
+      if (!cause && (await this.namespaceEnding(obj))) {
+        log.info('not repairing drift: the namespace is being deleted');
+        return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, []);
       }
       cause = 'repair';
-    }
-    else this.seen.add(obj.metadata.uid ?? '');
-    const log = this.log(obj);
+    } else this.seen.add(obj.metadata.uid ?? '');
     if (!cause) return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted);
 
     const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, view, log);
@@ -240,7 +240,14 @@ export class Reconciler {
         outcome.events.unshift({ type: 'Warning', reason: 'Drifted', message: `${describeDrift(what)}; ${outcome.failure ? 'the repair failed' : 're-applied'}` });
       }
     }
-    if (outcome.failure) return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step, inventory);
+    if (outcome.failure) {
+      // Not recorded, so not retried: the object's own deletion comes next, and its status keeps the last handled state.
+      if (await this.namespaceEnding(obj)) {
+        log.info({ cause }, `${cause} failed, and is not retried: the namespace is being deleted`);
+        return undefined;
+      }
+      return this.fail(obj, desired, cause, progress, outcome, outcome.failure.error, outcome.failure.step, inventory);
+    }
     log.info({ cause }, `${cause} succeeded`);
     return this.settle(obj, desired, progress, inventory, view, outcome, cause, this.driftMode === 'warn' ? drifted : []);
   }
@@ -282,9 +289,10 @@ export class Reconciler {
   /**
    * Whether the object's namespace is being deleted. The namespace controller then deletes everything in it, children
    * first as often as not, and the NamespaceLifecycle admission plugin refuses anything new in it
-   * (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle): a repair
-   * could only fail, again and again, until the object's own deletion comes. Not knowing (no right to read
-   * namespaces, an error) is answered as before: repair.
+   * (https://kubernetes.io/docs/reference/access-authn-authz/admission-controllers/#namespacelifecycle): re-creating
+   * a child could only fail, again and again, until the object's own deletion comes. Asked only when something is
+   * wrong (drift, a failed step), so it costs nothing on the usual path. Not knowing (no right to read namespaces,
+   * an error) is answered as before.
    */
   private async namespaceEnding(obj: KubeObject): Promise<boolean> {
     const namespace = obj.metadata.namespace;

@@ -30,7 +30,8 @@ export const CHILD_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete']
 /**
  * The ClusterRole rules an operator needs: its custom resources (load, watch, the finalizer, the one status write,
  * and update on finalizers, which setting a blockOwnerDeletion ownerReference needs), every kind its base renders,
- * Events, and reading its CRD at start. Nothing else: no Secrets, no other kinds.
+ * Events, reading its CRD at start, and whether a namespace is being deleted (drift there is not repaired). Nothing
+ * else: no Secrets, no other kinds.
  */
 export function operatorRules(resource: ResourceRef, children: Array<{ apiVersion: string; kind: string }>): PolicyRule[] {
   const rules: PolicyRule[] = [
@@ -47,6 +48,7 @@ export function operatorRules(resource: ResourceRef, children: Array<{ apiVersio
     rules.push({ apiGroups: [group], resources: [...plurals].sort(), verbs: CHILD_VERBS });
   }
   rules.push({ apiGroups: [''], resources: ['events'], verbs: ['create'] });
+  rules.push({ apiGroups: [''], resources: ['namespaces'], verbs: ['get'] });
   rules.push({ apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: ['get'] });
   return rules;
 }

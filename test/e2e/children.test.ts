@@ -86,28 +86,32 @@ describe('children', () => {
     const keep = `e2e-children-keep-${doomed}`;
     const op = startOperator(['--namespace', doomed, 'sample']);
     started.push(op);
+    const sample = () => getJson(['sample', 'doomed', '-n', doomed]);
     try {
       await applyObjects(sampleObj(doomed, 'doomed', 1));
-      await waitFor('Ready', async () => readyCondition(await getJson(['sample', 'doomed', '-n', doomed]))?.status === 'True', 60_000);
+      await waitFor('Ready', async () => readyCondition(await sample())?.status === 'True', 60_000);
       // The Sample outlives the rest of its namespace's content while deletes of Samples are refused.
       await applyObjects(...denyPolicy(keep, doomed, [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples'], operations: ['DELETE'] }], 'false', 'Samples are kept for this test'));
       await waitFor('the policy in force', async () => (await k(['delete', 'sample', 'doomed', '-n', doomed, '--dry-run=server'], { reject: false })).stderr.includes('kept for this test'), 30_000);
       const applies = await metric(op, 'kustomate_kubectl_runs_total', { verb: 'apply' });
-      const reconciles = await metric(op, 'kustomate_reconciles_total');
 
       await k(['delete', 'namespace', doomed, '--wait=false']);
       await waitFor('the namespace controller deleted the Deployment', async () => !(await getJson(['deployment', 'doomed-demo-deploy', '-n', doomed])), 60_000, 200);
-      // The Deployment's deletion wakes the Sample (its children are watched); that reconcile is done when counted.
-      await waitFor('the Sample reconciled since', async () => (await metric(op, 'kustomate_reconciles_total')) > reconciles, 30_000, 200);
-      await new Promise((r) => setTimeout(r, 2_000));
+      // The deletion wakes the Sample (its children are watched), whose status then says what is missing.
+      const waiting = await waitFor('Ready=False, waiting for the Deployment', async () => {
+        const c = readyCondition(await sample());
+        return c?.status === 'False' && c;
+      }, 30_000, 200);
+      expect(waiting).toMatchObject({ reason: 'Progressing', message: expect.stringContaining('doomed-demo-deploy') });
       expect(await metric(op, 'kustomate_kubectl_runs_total', { verb: 'apply' }), 'no apply into a namespace that refuses anything new').toBe(applies);
       expect(await getJson(['deployment', 'doomed-demo-deploy', '-n', doomed])).toBeUndefined();
-      expect((await getJson(['sample', 'doomed', '-n', doomed]))?.metadata.deletionTimestamp, 'the Sample was still there, not being deleted').toBeUndefined();
+      expect((await sample())?.metadata.deletionTimestamp, 'the Sample was still there, not being deleted').toBeUndefined();
     } finally {
       await k(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', keep, '--ignore-not-found'], { reject: false });
+      // Once Samples may go, the namespace goes too, while the operator still runs: it removes the finalizer.
+      await k(['delete', 'namespace', doomed, '--wait=false', '--ignore-not-found'], { reject: false });
+      await waitFor('the namespace gone', async () => !(await getJson(['namespace', doomed])), 180_000, 1_000);
     }
-    // Once Samples may go, the namespace goes too: the operator removes the finalizer.
-    await waitFor('the namespace gone', async () => !(await getJson(['namespace', doomed])), 180_000, 1_000);
   });
 
   it('with --drift warn changes nothing, and its Drifted condition says what differs', async () => {

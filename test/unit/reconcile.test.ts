@@ -742,23 +742,36 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
   });
 
-  it('does not re-apply a child deleted while its namespace is being deleted, and repairs as before when it cannot tell', async () => {
+  it('does not re-apply a child deleted while its namespace is being deleted, says Ready=False, and repairs as before when it cannot tell', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 1 } }, k);
     await w.run();
-    const ready = w.current().status;
     w.api.put('/api/v1/namespaces/ns', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns', deletionTimestamp: new Date().toISOString() } });
     await w.api.request('DELETE', childPath('a-demo-deploy'));
-    expect(await w.run()).toBeUndefined();
+    await w.run();
     expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(1);
     expect(w.api.events.filter((e) => e.reason === 'Drifted')).toEqual([]);
-    expect(w.current().status).toEqual(ready);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing', message: expect.stringContaining('a-demo-deploy') });
+    expect(w.current().status?.kustomate).not.toHaveProperty('progress');
 
     // No right to read namespaces: a repair, as without the check.
     w.api.failWhen = (method, path) => (method === 'GET' && path === '/api/v1/namespaces/ns' ? new ApiError(403, 'namespaces is forbidden') : undefined);
     await w.run();
     expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
     expect(w.api.get(childPath('a-demo-deploy'))).toBeDefined();
+  });
+
+  it('records no failure, so retries nothing, when an apply fails while the namespace is being deleted', async () => {
+    const k = fakeKubectl([0, 1]);
+    const w = world(sample, { spec: { count: 1 } }, k);
+    await w.run();
+    const before = w.current().status;
+    w.api.put('/api/v1/namespaces/ns', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns', deletionTimestamp: new Date().toISOString() } });
+    await w.patch({ spec: { count: 2 } });
+    expect(await w.run()).toBeUndefined();
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(2);
+    expect(w.current().status).toEqual(before);
+    expect(w.api.events.filter((e) => e.reason === 'ApplyFailed')).toEqual([]);
   });
 
   it('with drift: warn, re-applies nothing and says what differs in a Drifted condition, once', async () => {

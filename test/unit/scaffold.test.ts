@@ -84,6 +84,8 @@ describe('kustomate new', () => {
       { apiGroups: ['apps'], resources: ['deployments'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
     ]);
     expect(JSON.stringify(role.rules)).not.toContain('secrets');
+    // Whether a namespace is being deleted, and nothing more of namespaces.
+    expect(role.rules.filter((rule: { resources: string[] }) => rule.resources.includes('namespaces'))).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get'] }]);
     expect(rbac.find((o) => o.kind === 'ClusterRoleBinding').subjects).toEqual([{ kind: 'ServiceAccount', name: 'shop-operator', namespace: 'shop-operator-system' }]);
     const [deployment] = await yaml('deploy/deployment.yaml');
     expect(deployment.spec.template.spec.serviceAccountName).toBe('shop-operator');
