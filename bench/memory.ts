@@ -10,6 +10,7 @@ import path from 'node:path';
 import { WORKDIR_PREFIX } from '../src/kustomize/workdir.ts';
 import { KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
 import { installSampleCrd } from './crd.ts';
+import { counterSum } from './metrics.ts';
 import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 
 const samples = Number(process.argv[2] ?? 100);
@@ -46,11 +47,7 @@ const operator = execa(process.execPath, [...NODE_FLAGS, path.resolve('dist/cli/
   timeout: 1_800_000,
   reject: false,
 });
-/** Sum of one of the operator's counters over its labels, from its /metrics. */
-async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
-}
+const metric = (name: string) => counterSum(healthPort, name);
 
 /** The count of reconciles once they stop coming for 2 s: the operator's queue is empty again. */
 async function settled(): Promise<number> {

@@ -13,6 +13,7 @@ import { sample } from '../src/operators/sample/index.ts';
 import { CACHE_DIR, KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
 import { installSampleCrd } from './crd.ts';
 import { NODE_FLAGS } from '../src/cli/node-flags.ts';
+import { counterSum } from './metrics.ts';
 
 const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const sizes = SIZES.length ? SIZES : [50, 200, 1000];
@@ -128,8 +129,7 @@ async function healthPort(out: () => string): Promise<number> {
 
 /** Sum of a counter over its labels, from kustomate's /metrics. */
 async function metric(out: () => string, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${await healthPort(out)}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  return counterSum(await healthPort(out), name);
 }
 const kustomateKubectlRuns = (out: () => string) => metric(out, 'kustomate_kubectl_runs_total');
 
