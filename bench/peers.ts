@@ -55,21 +55,102 @@ const kubectlRuns = async () => (await fs.readFile(COUNT_FILE, 'utf8').catch(() 
 const samples = (ns: string, n: number, prefix = 's') =>
   Array.from({ length: n }, (_, i) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: `${prefix}-${i}`, namespace: ns }, spec: { count: 1 } }));
 
-/** Creates the Samples and waits until each has its kubectl output in status (`field`: the handler's result). */
-async function burst(ns: string, n: number, field: string): Promise<number> {
+/**
+ * Creates n Samples at once: CREATE_AT_ONCE requests in flight until all are made. One `kubectl apply -f` of a list
+ * would send them one after another, each a GET and a POST, and the burst would arrive over seconds, paced by that
+ * client rather than by the operator under test.
+ */
+const CREATE_AT_ONCE = 32;
+async function createAtOnce(ns: string, n: number): Promise<void> {
+  const pending = samples(ns, n);
+  const worker = async () => {
+    for (let s = pending.shift(); s; s = pending.shift()) await api.request('POST', `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`, { body: s });
+  };
+  await Promise.all(Array.from({ length: CREATE_AT_ONCE }, worker));
+}
+
+type Watched = { type?: string; object?: { metadata?: { name?: string; resourceVersion?: string }; status?: Record<string, { message?: string }> } };
+
+/**
+ * Opens a watch on a namespace's Samples, and gives back a promise of the moment each of `names` was first seen with
+ * its kubectl output in status (`field`: the handler's result). A watch sees that write one round-trip after it
+ * happens; polling a list would add half its period, and load the API server with lists meanwhile. The API server
+ * ends a watch when it likes: it is opened again from the last resourceVersion seen, or from a new list after a 410.
+ */
+async function whenApplied(ns: string, names: string[], field: string, query: Record<string, string | number> = {}): Promise<{ at: Promise<number>; seen: Map<string, number> }> {
+  const waiting = new Set(names);
+  // When each object was first seen at all: for a create, one watch round-trip after it was sent.
+  const seen = new Map<string, number>();
+  const path = `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`;
+  let rv: string | undefined;
+  /** One object as seen now; true once every one of `names` has been applied. */
+  const saw = (obj: Watched['object']): boolean => {
+    const name = obj?.metadata?.name;
+    rv = obj?.metadata?.resourceVersion ?? rv;
+    if (name && !seen.has(name)) seen.set(name, performance.now());
+    if (name && obj?.status?.[field]?.message) waiting.delete(name);
+    return waiting.size === 0;
+  };
+  const open = async (stop: AbortController) =>
+    api.stream(path, { query: { watch: 1, timeoutSeconds: 1800, allowWatchBookmarks: true, ...(rv ? { resourceVersion: rv } : {}), ...query }, signal: stop.signal });
+  let stop = new AbortController();
+  let lines = await open(stop);
+  const deadline = performance.now() + 1_800_000;
+  // Wrapped: an async function that returned the promise itself would be one that waits for it.
+  const at = (async () => {
+    while (performance.now() < deadline) {
+      let done: number | undefined;
+      let relist = false;
+      try {
+        // Each stop ends the loop by the abort it causes (a loop left early would leave that error unheard).
+        for await (const line of lines) {
+          if (stop.signal.aborted) continue;
+          const event = JSON.parse(line) as Watched & { object?: { code?: number } };
+          if (event.type === 'ERROR') {
+            if (event.object?.code !== 410) throw new Error(`watch of ${ns}'s Samples failed: ${line}`);
+            relist = true;
+            stop.abort();
+          } else if (saw(event.object)) {
+            done = performance.now();
+            stop.abort();
+          }
+        }
+      } catch (err) {
+        if (!stop.signal.aborted) throw err;
+      }
+      if (done !== undefined) return done;
+      if (relist) {
+        // Too old a resourceVersion: what happened meanwhile comes from a list.
+        const list = await api.request<{ metadata: { resourceVersion: string }; items: Watched['object'][] }>('GET', path, { query });
+        const all = list.items.map(saw).some(Boolean);
+        rv = list.metadata.resourceVersion;
+        if (all) return performance.now();
+      }
+      stop = new AbortController();
+      lines = await open(stop);
+    }
+    throw new Error(`${waiting.size} of ${ns}'s Samples were not applied within 30 min`);
+  })();
+  // Read by the caller once its creates are done; an early failure is thrown there, not as an unhandled rejection.
+  at.catch(() => undefined);
+  return { at, seen };
+}
+
+/** Creates the Samples at once and times them until each has its kubectl output in status. */
+async function burst(ns: string, n: number, field: string): Promise<{ wall: number; created: number }> {
+  const applied = await whenApplied(ns, samples(ns, n).map((s) => s.metadata.name), field);
   const t0 = performance.now();
-  await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: samples(ns, n) }));
-  for (;;) {
-    const list = await api.request<{ items: Array<{ status?: Record<string, { message?: string }> }> }>('GET', `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`);
-    if (list.items.length === n && list.items.every((s) => s.status?.[field]?.message)) return (performance.now() - t0) / 1000;
-    await sleep(250);
-  }
+  await createAtOnce(ns, n);
+  const created = (performance.now() - t0) / 1000;
+  return { wall: ((await applied.at) - t0) / 1000, created };
 }
 
 interface Row {
   peer: string;
   n: number;
   wall: number;
+  /** Seconds until the API server had taken every Sample (a burst only). */
+  created?: number;
   cpu?: number;
   rss?: number;
   runs: number;
@@ -93,8 +174,8 @@ async function measure(
   const cpu0 = await cpuSeconds(proc.pid!);
   const log = () => out;
   const runs0 = await runs(log);
-  const wall = await burst(ns, n, field);
-  const row: Row = { peer, n, wall, cpu: (await cpuSeconds(proc.pid!)) - cpu0, rss: await peakRssMb(proc.pid!), runs: (await runs(log)) - runs0 };
+  const { wall, created } = await burst(ns, n, field);
+  const row: Row = { peer, n, wall, created, cpu: (await cpuSeconds(proc.pid!)) - cpu0, rss: await peakRssMb(proc.pid!), runs: (await runs(log)) - runs0 };
   return { row, ns, proc, out: log };
 }
 
@@ -214,6 +295,7 @@ await kustomateReady(idle, () => idleOut);
 const SINGLES = 11;
 const singles: number[] = [];
 const bares: number[] = [];
+const roundTrips: number[] = [];
 for (let i = 0; i < SINGLES; i++) {
   const [one] = samples(singleNs, 1, `single-${i}`);
   const dir = await createWorkdir(sample.render({ ...one!, metadata: { ...one!.metadata, name: `bare-${i}` } })[0]!.spec, { apiVersion: one!.apiVersion, kind: one!.kind, name: `bare-${i}`, namespace: singleNs }, { basesDir: DEFAULT_BASES_DIR });
@@ -221,41 +303,30 @@ for (let i = 0; i < SINGLES; i++) {
   await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', dir.dir], { timeout: 120_000 });
   bares.push(performance.now() - t0);
   await dir.cleanup();
-  // A watch sees the status write one round-trip after it happens (polling would add half its period).
-  const stop = new AbortController();
-  const lines = await api.stream(`/apis/nuvolaris.org/v1/namespaces/${singleNs}/samples`, {
-    query: { watch: 1, fieldSelector: `metadata.name=single-${i}-0`, timeoutSeconds: 120 },
-    signal: stop.signal,
-  });
+  const applied = await whenApplied(singleNs, [one!.metadata.name], 'sample', { fieldSelector: `metadata.name=${one!.metadata.name}` });
   const t1 = performance.now();
   await api.request('POST', `/apis/nuvolaris.org/v1/namespaces/${singleNs}/samples`, { body: one });
-  let applied: number | undefined;
-  try {
-    for await (const line of lines) {
-      if (!(JSON.parse(line) as { object?: { status?: { sample?: { message?: string } } } }).object?.status?.sample?.message) continue;
-      applied = performance.now();
-      // Ends the watch while it is read: the loop ends with the abort (once the loop is left, it would go unheard).
-      stop.abort();
-    }
-  } catch (err) {
-    if (!stop.signal.aborted) throw err;
-  }
-  if (applied === undefined) throw new Error(`the single Sample single-${i}-0 was not applied within 120 s`);
-  singles.push(applied - t1);
+  singles.push((await applied.at) - t1);
+  roundTrips.push(applied.seen.get(one!.metadata.name)! - t1);
 }
 await stopAndDelete(singleNs, idle);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-notes.push(`single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of ${SINGLES}), ${(median(singles) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms)`);
+// The goal allows one watch round-trip on top of the apply: the operator learns of the create through its watch.
+// Measured here as the create request to the bench's own watch seeing the new object.
+const rtt = median(roundTrips);
+notes.push(
+  `single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of ${SINGLES}); less one watch round-trip (${rtt.toFixed(0)} ms, create to its watch event), ${((median(singles) - rtt) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms); ${(median(singles) / median(bares)).toFixed(2)}x without that allowance`,
+);
 
-console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; wall until every Sample has its kubectl output in status`);
-console.log(`| N | peer | wall | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- |`);
+console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; N Samples created at once (${CREATE_AT_ONCE} requests in flight), wall from the first create until every Sample has its kubectl output in status, seen through a watch`);
+console.log(`| N | peer | wall | Samples all created at | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
+console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
 for (const n of sizes) {
   const of = (p: string) => rows.find((r) => r.n === n && r.peer.startsWith(p))!;
   for (const r of rows.filter((x) => x.n === n)) {
     const vsKopf = of('kopf').wall / r.wall;
     const vsBare = of('bare').wall / r.wall;
-    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
+    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s | ${r.created === undefined ? '' : `${r.created.toFixed(1)} s`} | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
   }
 }
 for (const note of notes) console.log(`- ${note}`);

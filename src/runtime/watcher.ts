@@ -31,8 +31,11 @@ interface WatchLine {
   object: KubeObject & { code?: number; message?: string; reason?: string };
 }
 
+/** Objects per list request: a relist of thousands holds a page of them at a time, not all. */
+export const LIST_PAGE = 250;
+
 interface ObjectList {
-  metadata: { resourceVersion: string };
+  metadata: { resourceVersion: string; continue?: string };
   items: KubeObject[];
 }
 
@@ -111,16 +114,25 @@ export class Watcher {
     }
   }
 
+  /**
+   * Lists in pages of LIST_PAGE (https://kubernetes.io/docs/reference/using-api/api-concepts/#retrieving-large-results-sets-in-chunks):
+   * every page is part of one consistent snapshot, and only one page's JSON is in memory at a time. A continue token
+   * that expired is a 410 Gone, and the whole list starts again.
+   */
   private async list(): Promise<void> {
-    const list = await this.opts.api.request<ObjectList>('GET', this.opts.path, { query: { labelSelector: this.opts.labelSelector }, signal: this.stopper.signal });
     const seen = new Set<string>();
-    for (const item of list.items) {
-      const uid = item.metadata.uid ?? `${item.metadata.namespace}/${item.metadata.name}`;
-      seen.add(uid);
-      const before = this.known.get(uid);
-      this.known.set(uid, stub(item));
-      this.opts.onEvent(before ? 'MODIFIED' : 'ADDED', item, true);
-    }
+    let list: ObjectList | undefined;
+    do {
+      const query = { labelSelector: this.opts.labelSelector, limit: LIST_PAGE, continue: list?.metadata.continue };
+      list = await this.opts.api.request<ObjectList>('GET', this.opts.path, { query, signal: this.stopper.signal });
+      for (const item of list.items) {
+        const uid = item.metadata.uid ?? `${item.metadata.namespace}/${item.metadata.name}`;
+        seen.add(uid);
+        const before = this.known.get(uid);
+        this.known.set(uid, stub(item));
+        this.opts.onEvent(before ? 'MODIFIED' : 'ADDED', item, true);
+      }
+    } while (list.metadata.continue);
     // Objects deleted while we were not watching: their DELETED event was never seen.
     for (const [uid, obj] of this.known) {
       if (!seen.has(uid)) {

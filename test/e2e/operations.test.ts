@@ -7,6 +7,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restartApiServer } from '../../lab/cluster/cluster.ts';
 import { applyObjects, createNamespace, deleteNamespace, getJson, healthPort, k, KUBECTL, lines, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
+/** The environment of a running process whose command line matches (from /proc), or undefined. */
+async function environOf(match: (cmdline: string) => boolean): Promise<Record<string, string> | undefined> {
+  for (const pid of (await fs.readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (!match(cmdline)) continue;
+    const environ = await fs.readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '');
+    return Object.fromEntries(environ.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  }
+  return undefined;
+}
+
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
 
 const isLeader = (op: OperatorProcess) => lines(op).some((l) => l.msg === 'became the leader');
@@ -96,6 +107,9 @@ describe('operations', () => {
       SLOW_KUBECTL_MS: '4000',
     });
     await applyObjects(sampleObj(ns, 'killed', 2));
+    // The kubectl it runs has Go's garbage collection off up to a soft limit (fewer CPU seconds per apply).
+    const kubectlEnv = await waitFor('a running kubectl apply', () => environOf((cmdline) => cmdline.includes('slow-kubectl.mjs') && cmdline.includes(' apply ') && cmdline.includes(tmp)), 30_000, 100);
+    expect(kubectlEnv).toMatchObject({ GOGC: 'off', GOMEMLIMIT: '64MiB' });
     const left = await waitFor('an apply in progress', async () => (await workdirs()).length > 0 && workdirs(), 30_000, 100);
     await slow.stop('SIGKILL');
     expect(await workdirs()).toEqual(left);

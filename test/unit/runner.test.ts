@@ -50,4 +50,24 @@ describe('kubectl runner', () => {
     expect(seen).toHaveLength(1);
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
   });
+
+  it('runs kubectl with Go collection off up to 64 MiB, unless the environment chose its own settings', async () => {
+    const show = ['-e', 'console.log(JSON.stringify([process.env.GOGC ?? null, process.env.GOMEMLIMIT ?? null]))'];
+    const saved = { GOGC: process.env.GOGC, GOMEMLIMIT: process.env.GOMEMLIMIT };
+    try {
+      delete process.env.GOGC;
+      delete process.env.GOMEMLIMIT;
+      expect(JSON.parse((await createKubectlRunner({ binary: node })(show)).stdout)).toEqual(['off', '64MiB']);
+      process.env.GOGC = '150';
+      expect(JSON.parse((await createKubectlRunner({ binary: node })(show)).stdout)).toEqual(['150', null]);
+      delete process.env.GOGC;
+      process.env.GOMEMLIMIT = '1GiB';
+      expect(JSON.parse((await createKubectlRunner({ binary: node })(show)).stdout)).toEqual([null, '1GiB']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, type Api, type KubeObject, type RequestOptions } from '../../src/kube/api.ts';
-import { Watcher, type WatchEventType } from '../../src/runtime/watcher.ts';
+import { LIST_PAGE, Watcher, type WatchEventType } from '../../src/runtime/watcher.ts';
 
 const obj = (name: string, rv: string, uid = name): KubeObject => ({
   apiVersion: 'nuvolaris.org/v1',
@@ -9,7 +9,7 @@ const obj = (name: string, rv: string, uid = name): KubeObject => ({
 });
 const line = (type: string, object: unknown) => JSON.stringify({ type, object });
 
-type Step = { list: KubeObject[]; rv: string } | { error: ApiError } | { watch: string[] } | { watchError: ApiError };
+type Step = { list: KubeObject[]; rv: string; continue?: string } | { error: ApiError } | { watch: string[] } | { watchError: ApiError };
 
 /** An Api that answers lists and watches from a script, and records what was asked. */
 class ScriptedApi implements Api {
@@ -28,12 +28,12 @@ class ScriptedApi implements Api {
     }
     return s;
   }
-  async request<T>(): Promise<T> {
-    this.asked.push({ kind: 'list' });
+  async request<T>(_method: string, _path: string, opts: RequestOptions = {}): Promise<T> {
+    this.asked.push({ kind: 'list', query: opts.query });
     const s = this.next();
     if ('error' in s) throw s.error;
     if (!('list' in s)) throw new Error(`script expected a list, got ${JSON.stringify(s)}`);
-    return { metadata: { resourceVersion: s.rv }, items: s.list } as T;
+    return { metadata: { resourceVersion: s.rv, continue: s.continue }, items: s.list } as T;
   }
   async stream(_path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
     this.asked.push({ kind: 'watch', query: opts.query });
@@ -79,6 +79,31 @@ describe('watcher', () => {
     ]);
     expect(asked[1]).toEqual({ kind: 'watch', query: expect.objectContaining({ resourceVersion: '10', allowWatchBookmarks: true }) });
     expect(asked[2]!.query).toMatchObject({ resourceVersion: '15' });
+  });
+
+  it('lists in pages, following continue tokens, and a relist sees objects gone from any page as DELETED', async () => {
+    const { events, asked } = await runScript([
+      { list: [obj('a', '5'), obj('b', '6')], rv: '10', continue: 'page2' },
+      { list: [obj('c', '7')], rv: '10' },
+      { watch: [line('ERROR', { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' })] },
+      { list: [obj('a', '5')], rv: '20', continue: 'next' },
+      { list: [obj('c', '7')], rv: '20' },
+    ]);
+    expect(asked.filter((a) => a.kind === 'list').map((a) => a.query)).toEqual([
+      expect.objectContaining({ limit: LIST_PAGE, continue: undefined }),
+      expect.objectContaining({ limit: LIST_PAGE, continue: 'page2' }),
+      expect.objectContaining({ limit: LIST_PAGE, continue: undefined }),
+      expect.objectContaining({ limit: LIST_PAGE, continue: 'next' }),
+    ]);
+    expect(asked[2]).toEqual({ kind: 'watch', query: expect.objectContaining({ resourceVersion: '10' }) });
+    expect(events).toEqual([
+      ['ADDED', 'a', '5'],
+      ['ADDED', 'b', '6'],
+      ['ADDED', 'c', '7'],
+      ['MODIFIED', 'a', '5'],
+      ['MODIFIED', 'c', '7'],
+      ['DELETED', 'b', '6'],
+    ]);
   });
 
   it('relists after 410 Gone sent as an ERROR event in the stream', async () => {
