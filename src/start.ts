@@ -28,6 +28,7 @@ export interface StartOptions {
   keepWorkdirs?: boolean;
   /** Periodic relist (default 10 min; 0 turns it off). */
   relistIntervalMs?: number;
+  /** Only the Lease holder reconciles; all durations positive, renewDeadlineMs less than leaseDurationMs. */
   leaderElection?: LeaderElectionConfig;
   /** /healthz, /readyz and /metrics; absent means no server. */
   health?: { port: number; host: string };
@@ -53,10 +54,31 @@ export interface RunningOperators {
 }
 
 /**
+ * Refuses leader election timings that cannot work. A leader must give up (renew deadline) before a standby may
+ * take the lease (lease duration), or two leaders reconcile at once; client-go refuses the same.
+ */
+function checkLeaderElection(le: LeaderElectionConfig): void {
+  const problems: string[] = [];
+  for (const key of ['leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs'] as const) {
+    const v: unknown = le[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) problems.push(`${key} must be a positive number of ms, got ${String(v)}`);
+  }
+  if (!problems.length && le.renewDeadlineMs >= le.leaseDurationMs) {
+    problems.push(`renewDeadlineMs (${le.renewDeadlineMs}) must be less than leaseDurationMs (${le.leaseDurationMs})`);
+  }
+  for (const key of ['namespace', 'name'] as const) {
+    const v: unknown = le[key];
+    if (typeof v !== 'string' || v === '') problems.push(`${key} must name the Lease, got ${JSON.stringify(v)}`);
+  }
+  if (problems.length) throw new Error(`startOperators: leaderElection: ${problems.join('; ')}`);
+}
+
+/**
  * Connects (failing fast, with a clear message, if the cluster cannot be reached), warns about CRDs that are not
  * installed (their watches start once they are), and starts the operators. Never exits the process.
  */
 export async function startOperators(opts: StartOptions): Promise<RunningOperators> {
+  if (opts.leaderElection) checkLeaderElection(opts.leaderElection);
   const scope = namespaceScope(opts.namespaces ?? []);
   const connection = connect({ kubeconfig: opts.kubeconfig, context: opts.context });
   const logger = opts.logger ?? createLogger(opts.logFormat);

@@ -168,16 +168,32 @@ export async function clusterDown(log: Log = console.log): Promise<void> {
   log(`cluster "${CLUSTER_NAME}" deleted`);
 }
 
+/** kube-apiserver's process, by the pid file kwokctl keeps; Linux only (it checks /proc/PID/cmdline). */
+async function apiServer(): Promise<{ pid: number; pidFile: string; binary: string; args: string[] }> {
+  const pidFile = path.join(CLUSTER_DIR, 'pids', 'kube-apiserver.pid');
+  const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
+  const [binary, ...args] = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+  if (!binary || !binary.endsWith('kube-apiserver')) throw new Error(`pid ${pid} in ${pidFile} is not kube-apiserver`);
+  return { pid, pidFile, binary, args };
+}
+
+/**
+ * Freezes kube-apiserver (SIGSTOP): its connections stay open and every request hangs, unanswered, as with a server
+ * that stopped answering without closing anything. Returns what thaws it (SIGCONT); call it in a `finally`.
+ */
+export async function freezeApiServer(): Promise<() => void> {
+  const { pid } = await apiServer();
+  process.kill(pid, 'SIGSTOP');
+  return () => process.kill(pid, 'SIGCONT');
+}
+
 /**
  * Stops kube-apiserver alone (SIGTERM), waits `downMs`, and starts it again with the very same command line,
  * ports and files, while etcd, the controllers and kwok keep running: what an operator sees when its API server
  * goes away and comes back. Linux only (it reads /proc/PID/cmdline).
  */
 export async function restartApiServer(downMs: number, log: Log = console.log): Promise<void> {
-  const pidFile = path.join(CLUSTER_DIR, 'pids', 'kube-apiserver.pid');
-  const pid = Number((await fs.readFile(pidFile, 'utf8')).trim());
-  const [binary, ...args] = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
-  if (!binary || !binary.endsWith('kube-apiserver')) throw new Error(`pid ${pid} in ${pidFile} is not kube-apiserver`);
+  const { pid, pidFile, binary, args } = await apiServer();
   const signal = (sig: NodeJS.Signals) => {
     try {
       process.kill(pid, sig);

@@ -2,13 +2,13 @@
 import { execa } from 'execa';
 import fs from 'node:fs';
 import path from 'node:path';
+import { kustomateImage } from '../../src/scaffold/image.ts';
 import { CACHE_DIR, PROJECT_DIR } from '../cluster/versions.ts';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, 'package.json'), 'utf8')) as { version: string };
 
-/** The image `npm run image` builds: the package's version is its tag. */
-export const IMAGE_REPO = 'localhost/kustomate';
-export const IMAGE = `${IMAGE_REPO}:${pkg.version}`;
+/** The image `npm run image` builds: the package's version is its tag (`kustomate new` writes the same name). */
+export const IMAGE = kustomateImage(pkg.version);
 /** Base rootfs tarballs, downloaded packages and the Go build cache of image builds. */
 export const IMAGE_CACHE = path.join(CACHE_DIR, 'image');
 

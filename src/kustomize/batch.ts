@@ -118,7 +118,10 @@ export class KubectlBatcher {
     });
   }
 
-  /** Runs a batch; a failed one of several is split in halves, so each failure ends alone with its own error. */
+  /**
+   * Runs a batch; a failed one of several is split in halves, so each failure ends alone with its own error. The
+   * halves run in turn: one kubectl process of this kind at a time, failures or not.
+   */
   private async run(op: Op, batch: Item<unknown>[]): Promise<void> {
     if (this.deps.signal?.aborted) {
       for (const item of batch) item.reject(new Error(`${op} cancelled before it started`));
@@ -136,8 +139,11 @@ export class KubectlBatcher {
       ran = undefined;
     }
     if (!ran) {
+      // One half after the other: each kubectl process holds tens of MB, and halves run side by side would, at the
+      // bottom of a batch where everything fails, be as many processes at once as objects.
       const half = Math.ceil(batch.length / 2);
-      await Promise.all([this.run(op, batch.slice(0, half)), this.run(op, batch.slice(half))]);
+      await this.run(op, batch.slice(0, half));
+      await this.run(op, batch.slice(half));
       return;
     }
     for (const item of batch) {

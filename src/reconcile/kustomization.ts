@@ -99,10 +99,26 @@ export async function guardedDelete(deps: KustomizeDeps, spec: KustomizeSpec, bo
   return deleted;
 }
 
-/** build → own → apply for one spec: the result stored at status.<id>, and the objects as applied (for record and prune). */
-export async function applyKustomization(deps: KustomizeDeps, step: RegisteredKustomization, ctx: HandlerContext<any>): Promise<{ result: HandlerResult; applied: KubeObject[] }> {
+/**
+ * build → own → apply for one spec: the result stored at status.<id>, and the objects as applied (for record and
+ * prune). `ready`, when given, is awaited after build and own, before the beforeApply hook and the apply.
+ */
+export async function applyKustomization(
+  deps: KustomizeDeps,
+  step: RegisteredKustomization,
+  ctx: HandlerContext<any>,
+  ready?: () => Promise<unknown>,
+): Promise<{ result: HandlerResult; applied: KubeObject[] }> {
   const spec = buildSpec(step, ctx.body);
-  const output = await guardedApply(deps, spec, ctx.body, ctx.signal, step.hooks.beforeApply && (() => step.hooks.beforeApply!(ctx)));
+  const hook = step.hooks.beforeApply;
+  const before =
+    ready || hook
+      ? async () => {
+          await ready?.();
+          await hook?.(ctx);
+        }
+      : undefined;
+  const output = await guardedApply(deps, spec, ctx.body, ctx.signal, before);
   const result = step.hooks.result ? await step.hooks.result(ctx, output) : { message: output.stdout };
   return { result, applied: output.objects };
 }

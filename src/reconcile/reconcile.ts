@@ -204,35 +204,48 @@ export class Reconciler {
     const problems = this.validate(loaded);
     if (problems.length) return this.fail(loaded, desired, 'create', progress, { results: {}, events: [] }, new PermanentError(problems.join('; '), 'InvalidSpec'));
 
-    // The finalizer goes on before anything is applied. If the object changed meanwhile, start again from it.
+    // The finalizer goes on before anything is applied. Its patch is sent now and awaited before the first side
+    // effect of the steps (an apply, a handler), so the work dir is built and checked meanwhile. It carries the
+    // resourceVersion read: if the object changed since, it fails, nothing is applied, and the reconcile starts again
+    // from the object as it is now.
     const uid = loaded.metadata.uid ?? '';
-    const obj = this.operator.needsFinalizer
-      ? await this.write(uid, () => addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal), (o) => (o !== loaded ? o : undefined))
-      : loaded;
-    if (!obj) return 0;
-    const last = lastHandled(obj);
-    const inventory = readInventory(obj);
+    const finalized: Promise<KubeObject | undefined> =
+      this.operator.needsFinalizer && !hasFinalizer(loaded)
+        ? this.write(uid, () => addFinalizer(this.deps.api, this.operator.resource, loaded, this.deps.signal), (o) => (o !== loaded ? o : undefined))
+        : Promise.resolve(loaded);
+    // Awaited on every path below; until then its failure is not an unhandled rejection.
+    finalized.catch(() => undefined);
+    const last = lastHandled(loaded);
+    const inventory = readInventory(loaded);
     const children = this.children(inventory);
     this.deps.onChildren?.(this.tracked(inventory));
     const view = new ChildView(this.childrenDeps);
 
     // plan, with drift: children deleted or changed by hand since the last apply.
-    let cause = this.plan(obj, last?.encoded, desired, progress);
+    let cause = this.plan(loaded, last?.encoded, desired, progress);
     // Handled before inventories were kept (or by an operator with a new kustomize spec): apply once to record them.
     if (!cause && this.operator.kustomizations().some((k) => !(k.id in inventory))) cause = 'repair';
     const drifted = !cause || cause === 'resume' ? await this.findDrift(children, view) : [];
-    const log = this.log(obj);
+    const log = this.log(loaded);
     if (drifted.length && this.driftMode === 'correct') {
       // Children gone with their namespace are not re-created; the status says what is missing (Ready=False).
-      if (!cause && (await this.namespaceEnding(obj))) {
+      if (!cause && (await this.namespaceEnding(loaded))) {
         log.info('not repairing drift: the namespace is being deleted');
-        return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, []);
+        const obj = await finalized;
+        return obj ? this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, []) : 0;
       }
       cause = 'repair';
-    } else this.seen.add(obj.metadata.uid ?? '');
-    if (!cause) return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted);
+    } else this.seen.add(uid);
+    if (!cause) {
+      const obj = await finalized;
+      return obj ? this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted) : 0;
+    }
 
-    const outcome = await this.steps.run(obj, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, view, log);
+    const ready = async (): Promise<KubeObject> => (await finalized) ?? Promise.reject(new Error('the object changed before the finalizer went on'));
+    const outcome = await this.steps.run(loaded, cause, cause === 'update' ? last?.essence : undefined, essence, failuresOf(progress, desired), inventory, view, log, ready);
+    // A failed finalizer patch fails here as it is (the steps stopped before any side effect); a changed object starts again.
+    const obj = await finalized;
+    if (!obj) return 0;
     if (this.driftMode === 'correct') {
       // Only a repair that went through says so; a failed one is reported by its own failure, and tried again.
       for (const d of drifted) {

@@ -53,9 +53,21 @@ export class Steps {
   /**
    * The steps for a cause, in registration order: kustomize specs apply on create, update and repair, then record
    * what they applied in `inventory` (changed in place, and in `view`) and prune what they no longer render. The
-   * inventory of a spec the operator no longer has is pruned whole.
+   * inventory of a spec the operator no longer has is pruned whole. `ready` is awaited before the first side effect
+   * (a kustomize spec's apply, a handler), and gives the object as it is from then on: the caller may still be
+   * writing it (its finalizer) while the first work dir is built.
    */
-  async run(obj: KubeObject, cause: Cause, old: Essence | undefined, now: Essence, retry: number, inventory: Inventory, view: ChildView, log: Logger): Promise<StepsOutcome> {
+  async run(
+    obj: KubeObject,
+    cause: Cause,
+    old: Essence | undefined,
+    now: Essence,
+    retry: number,
+    inventory: Inventory,
+    view: ChildView,
+    log: Logger,
+    ready: () => Promise<KubeObject> = async () => obj,
+  ): Promise<StepsOutcome> {
     const out: StepsOutcome = { results: {}, events: [] };
     // What each spec's last render held and this one does not: pruned once every spec has applied, so a child that
     // moved to another spec (or a spec renamed) is never deleted while that spec applies it.
@@ -65,7 +77,8 @@ export class Steps {
       if (!extra) continue;
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
-        const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view));
+        if (step.kind === 'handler') obj = await ready();
+        const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view), step.kind === 'kustomize' ? ready : undefined);
         if (run.result && typeof run.result === 'object') out.results[step.id] = run.result;
         if (run.applied) {
           run.applied.forEach((o) => view.applied(o));
@@ -201,6 +214,7 @@ export class Steps {
     extra: Partial<HandlerContext<any>>,
     log: Logger,
     record?: (objects: KubeObject[]) => void,
+    ready?: () => Promise<unknown>,
   ): Promise<{ result: HandlerResult; applied?: KubeObject[] }> {
     const started = performance.now();
     const options = step.kind === 'handler' ? step.options : {};
@@ -211,7 +225,7 @@ export class Steps {
         async (signal): Promise<{ result: HandlerResult; applied?: KubeObject[] }> => {
           const ctx = handlerContext({ ...this.deps.context, logger: log, record }, obj, cause, retry, signal, extra);
           if (step.kind === 'handler') return { result: await step.fn(ctx) };
-          return applyKustomization(this.deps.context, step, ctx);
+          return applyKustomization(this.deps.context, step, ctx, ready);
         },
         {
           id: step.id,

@@ -216,14 +216,32 @@ export class Controller {
     }
   }
 
-  /** False when the kind is not served; cluster-scoped children are not watched (they have no ownerReference). */
+  /**
+   * Which object a child wakes: a namespaced child names its owner (ownerReference, or labels and the owner-uid
+   * annotation); a cluster-scoped one, which cannot reference a namespaced owner, names only its uid (annotation),
+   * and the owners' own watches know where that object is. Only owners this controller watches: another shard's
+   * children, or another namespace's, wake nothing here.
+   */
+  private childOwnerKey(operator: Operator<any>, child: KubeObject): string | undefined {
+    const scope = this.opts.namespaces;
+    let key: string | undefined;
+    if (child.metadata.namespace) key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
+    else {
+      const uid = child.metadata.annotations?.[OWNER_UID_ANNOTATION];
+      const owner = uid ? this.watchers.map((w) => w.find(uid)).find((o) => o !== undefined) : undefined;
+      if (uid && owner?.namespace && scope.accepts(owner.namespace)) key = keyOf(operator.name, { namespace: owner.namespace, name: owner.name, uid });
+    }
+    return key && this.watchers.some((w) => w.has(uidOfKey(key))) ? key : undefined;
+  }
+
+  /** False when the kind is not served. A cluster-scoped kind has one watch; a namespaced one, one per namespace watched. */
   private async startChildWatch(operator: Operator<any>, apiVersion: string, kind: string, watchers: Watcher[]): Promise<boolean> {
     const ref = await this.discovery.resourceFor(apiVersion, kind);
     if (!ref) return false;
-    if (!ref.namespaced || this.stopped) return true;
+    if (this.stopped) return true;
     const { group, version } = operator.resource;
     const scope = this.opts.namespaces;
-    for (const ns of scope.watch.length ? scope.watch : [undefined]) {
+    for (const ns of ref.namespaced && scope.watch.length ? scope.watch : [undefined]) {
       const watcher = new Watcher({
         api: this.opts.api,
         path: resourcePath(ref, ns),
@@ -231,9 +249,8 @@ export class Controller {
         labelSelector: `${OWNER_KIND_LABEL}=${ownerKindLabelValue({ apiVersion: `${group}/${version}`, kind: operator.resource.kind })}`,
         relistIntervalMs: 0,
         onEvent: (type, child) => {
-          const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
-          // Only owners this controller watches: another shard's children wake nothing here.
-          if (!key || !this.watchers.some((w) => w.has(uidOfKey(key)))) return;
+          const key = this.childOwnerKey(operator, child);
+          if (!key) return;
           // A deleted child is repaired at once. Other changes come in quick runs (a Deployment's status follows its
           // ReplicaSet and Pods one write at a time): the owner wakes once, a moment after the first of them.
           if (type === 'DELETED') this.queue.add(key);

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { removeLeftoverWorkdirs } from '../kustomize/workdir.ts';
 import { Controller, type ControllerOptions } from './controller.ts';
 import { startHealthServer, type HealthServer } from './health.ts';
-import { LeaderElector } from './leader.ts';
+import { LeaderElector, type LeaderElectionOptions } from './leader.ts';
 import { Metrics } from './metrics.ts';
 
 export interface LeaderElectionConfig {
@@ -24,7 +24,15 @@ export interface ManagerOptions extends Omit<ControllerOptions, 'metrics'> {
   leaderElection?: LeaderElectionConfig;
   /** How long a stop waits for running reconciles before cancelling their kubectl runs. */
   gracePeriodMs: number;
+  /** Builds each term's controller and the elector (default: the real ones); a test passes stand-ins. */
+  createController?: (opts: ControllerOptions) => ManagedController;
+  createElector?: (opts: LeaderElectionOptions) => Elector;
 }
+
+/** What the manager uses of a controller. */
+export type ManagedController = Pick<Controller, 'start' | 'stop' | 'cancelNow' | 'synced'>;
+/** What the manager uses of a leader elector. */
+export type Elector = Pick<LeaderElector, 'start' | 'stop' | 'isLeader'>;
 
 /**
  * Starts and stops everything one `kustomate run` needs; safe to stop once, from a signal handler. With leader
@@ -34,12 +42,12 @@ export interface ManagerOptions extends Omit<ControllerOptions, 'metrics'> {
 export class Manager {
   readonly metrics: Metrics;
   private readonly opts: ManagerOptions;
-  private controller?: Controller | undefined;
-  private elector?: LeaderElector;
+  private controller?: ManagedController | undefined;
+  private elector?: Elector;
   private health?: HealthServer;
   private stopping = false;
   private transitions: Promise<void> = Promise.resolve();
-  private readonly stoppingControllers = new Set<Controller>();
+  private readonly stoppingControllers = new Set<ManagedController>();
 
   constructor(opts: ManagerOptions) {
     this.opts = opts;
@@ -61,7 +69,8 @@ export class Manager {
 
   private startController(): void {
     if (this.stopping || this.controller || (this.elector && !this.elector.isLeader)) return;
-    this.controller = new Controller({ ...this.opts, metrics: this.metrics });
+    const create = this.opts.createController ?? ((o: ControllerOptions) => new Controller(o));
+    this.controller = create({ ...this.opts, metrics: this.metrics });
     this.controller.start();
     this.metrics.leader.set(1);
   }
@@ -108,7 +117,8 @@ export class Manager {
       await this.transition(() => this.startController());
       return;
     }
-    this.elector = new LeaderElector({
+    const createElector = this.opts.createElector ?? ((o: LeaderElectionOptions) => new LeaderElector(o));
+    this.elector = createElector({
       api: this.opts.api,
       ...le,
       identity: le.identity ?? `${os.hostname()}_${process.pid}_${randomBytes(3).toString('hex')}`,

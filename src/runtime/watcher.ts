@@ -192,6 +192,12 @@ export class Watcher {
     return this.known.has(uid);
   }
 
+  /** Where the object with this uid is (its name and namespace, as last seen), when this watch has seen it. */
+  find(uid: string): { name: string; namespace?: string | undefined } | undefined {
+    const found = this.known.get(uid);
+    return found && { name: found.metadata.name, namespace: found.metadata.namespace };
+  }
+
   private handle(ev: WatchLine): void {
     if (ev.type === 'ERROR') {
       // A Status object inside the stream; 410 here means "too old resource version" just as the HTTP status does.

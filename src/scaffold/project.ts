@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Document } from 'yaml';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
 import { InputError } from '../render/render.ts';
+import { kustomateImage } from './image.ts';
 import { projectNames, type ProjectInput, type ProjectNames } from './names.ts';
 import * as t from './templates.ts';
 import * as src from './sources.ts';
@@ -49,15 +50,20 @@ function yamlFile(comment: string, ...objects: object[]): string {
 
 const json = (obj: object) => `${JSON.stringify(obj, null, 2)}\n`;
 
-/** The tool versions kustomate itself pins, so a new project gets what kustomate is tested with. */
+/** The tool versions kustomate itself pins, and its image's name, so a new project gets what kustomate is tested with. */
 async function toolVersions(): Promise<t.ToolVersions> {
-  const pkg = JSON.parse(await fs.readFile(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  const pkg = JSON.parse(await fs.readFile(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  };
   const pick = (deps: Record<string, string> | undefined, name: string, fallback: string) => deps?.[name] ?? fallback;
   return {
     node: pick(pkg.devDependencies, 'node', '^24.0.0'),
     typescript: pick(pkg.devDependencies, 'typescript', '~5.9.3'),
     typesNode: pick(pkg.devDependencies, '@types/node', '^24.0.0'),
     execa: pick(pkg.dependencies, 'execa', '^10.0.0'),
+    kustomateImage: kustomateImage(pkg.version),
   };
 }
 
@@ -124,8 +130,8 @@ export function projectFiles(n: ProjectNames, dependency: { spec: string; vendor
     'test/operator.test.ts': src.unitTestSource(n),
     'test/golden.test.ts': src.goldenTestSource(),
     'test/e2e.test.ts': src.e2eTestSource(n),
-    Dockerfile: src.dockerfile(n, dependency.vendored),
-    'README.md': src.readme(n),
+    Dockerfile: src.dockerfile(n, dependency.vendored, tools.kustomateImage),
+    'README.md': src.readme(n, tools.kustomateImage),
     '.gitignore': src.GITIGNORE,
     '.dockerignore': src.DOCKERIGNORE,
   };

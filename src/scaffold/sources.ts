@@ -170,12 +170,15 @@ test('deleting the ${n.kind} deletes its children', async () => {
 `;
 }
 
-/** The image: Node.js 24, the project with its production dependencies, and the kustomate image's kubectl. */
-export function dockerfile(n: ProjectNames, vendored: boolean): string {
+/**
+ * The image: Node.js 24, the project with its production dependencies, and the kubectl of `kustomateImage` (the
+ * name `npm run image` gives kustomate's image; it is only a build argument's default, so any name can be given).
+ */
+export function dockerfile(n: ProjectNames, vendored: boolean, kustomateImage: string): string {
   return `# The ${n.name} operator's image: Node.js 24, this project, and kubectl; runs as a non-root user.
-# kubectl comes from the kustomate image (in kustomate's checkout: docker build -t kustomate:latest .), so the
-# client is the version kustomate is tested with.
-ARG KUSTOMATE_IMAGE=kustomate:latest
+# kubectl comes from kustomate's image, so the client is the version kustomate is tested with. The default is what
+# \`npm run image\` builds in kustomate's checkout; --build-arg KUSTOMATE_IMAGE=... takes another (a pushed one).
+ARG KUSTOMATE_IMAGE=${kustomateImage}
 FROM \${KUSTOMATE_IMAGE} AS kustomate
 
 FROM node:24-bookworm-slim
@@ -195,7 +198,7 @@ CMD ["run", "--all-namespaces", "--health-host=0.0.0.0", "./src/operator.ts"]
 `;
 }
 
-export function readme(n: ProjectNames): string {
+export function readme(n: ProjectNames, kustomateImage: string): string {
   return `# ${n.name}
 
 An operator written with kustomate: each \`${n.kind}\`
@@ -254,6 +257,10 @@ Edit \`kustomize/${n.name}/\`. A kind the base did not render before needs a rul
 ClusterRole lists exactly the kinds the base renders), or the installed operator may not create it.
 
 ## Install
+
+The Dockerfile takes kubectl from kustomate's image, \`${kustomateImage}\` by default: build it first with
+\`npm run image\` in a checkout of that kustomate (or \`docker build -t ${kustomateImage} .\` there), or name
+another with \`--build-arg KUSTOMATE_IMAGE=...\`.
 
 \`\`\`sh
 docker build -t ${n.name}:latest .

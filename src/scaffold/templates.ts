@@ -8,6 +8,8 @@ export interface ToolVersions {
   typescript: string;
   typesNode: string;
   execa: string;
+  /** The kustomate image the Dockerfile takes kubectl from: what `npm run image` builds from this kustomate. */
+  kustomateImage: string;
 }
 
 /** The base's objects: a Deployment of nginx whose environment reads the ConfigMap's message. */

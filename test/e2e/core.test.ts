@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freezeApiServer } from '../../lab/cluster/cluster.ts';
 import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, KUBECTL, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const FAULT_KUBECTL = path.resolve('test/e2e/fixtures/fault-kubectl.mjs');
@@ -165,6 +166,33 @@ describe('reconcile core under faults', () => {
     const healed = await readyAt('revert', 3, 30_000);
     expect(healed.status.kustomate?.progress).toBeUndefined();
     expect((await getJson(['deployment', 'revert-demo-deploy', '-n', ns])).spec.replicas).toBe(2);
+  });
+
+  it('stops leading, and kills its kubectl, by its renew deadline while the API server hangs unanswered', async () => {
+    const lease = 'e2e-core-hang-lease';
+    await setRules([{ verb: 'apply', name: 'hung', delayMs: 60_000 }]);
+    const a = operator(['--leader-election', '--leader-election-namespace', ns, '--leader-election-id', lease, '--lease-duration', '6']);
+    await waitFor('a leads', async () => (await metric(a, 'kustomate_leader')) === 1, 30_000, 200);
+    await applyObjects(sampleObj(ns, 'hung', 1));
+    await waitFor('a applying', async () => (await applies('hung')).some((r) => r.operator === a.proc.pid), 30_000, 100);
+
+    // Renewals now hang rather than fail. The renew deadline is two thirds of the 6 s lease: a leader must give up
+    // by then, before another may take the lease, however long one request could wait for an answer.
+    const thaw = await freezeApiServer();
+    const frozenAt = Date.now();
+    let gaveUpAfter: number;
+    try {
+      await waitFor('a stops leading', async () => (await metric(a, 'kustomate_leader')) === 0, 30_000, 100);
+      gaveUpAfter = Date.now() - frozenAt;
+      await waitFor('its apply killed', async () => (await journal('hung')).some((r) => r.operator === a.proc.pid && r.verb === 'apply' && r.event === 'killed'), 10_000, 100);
+    } finally {
+      thaw();
+    }
+    expect(gaveUpAfter).toBeLessThan(6_000);
+
+    // Once the API server answers again, a leads again and finishes the job.
+    await setRules([]);
+    await readyAt('hung', 1, 120_000);
   });
 
   it('never lets two processes reconcile one object at once: a leader that cannot renew cancels its kubectl first', async () => {

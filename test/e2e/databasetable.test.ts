@@ -1,5 +1,6 @@
 // The DatabaseTable operator end to end: the real control plane, the real operator process, and the real PostgreSQL
-// from `npm run postgres:up`, checked through information_schema, status and Events. Each run gets its own database.
+// from `npm run postgres:up`, checked through information_schema, status and Events. Each run gets its own database;
+// the postgres:up and postgres:down scripts themselves run once more, on a server of their own.
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -52,6 +53,16 @@ const primaryKey = async (table: string) =>
     )
   ).map((r) => r.c);
 
+/**
+ * How many Events of this reason an object got (an Event's count folds repeats), asserting that every one of them is
+ * of `type`: a failure's Event is a Warning, a success's Normal.
+ */
+async function events(ns: string, name: string, reason: string, type: 'Normal' | 'Warning'): Promise<number> {
+  const items = (await getJson<{ items: any[] }>(['events', '-n', ns, '--field-selector', `involvedObject.name=${name},reason=${reason}`]))!.items;
+  expect(items.map((e) => `${e.reason} ${e.type}`), `${name}'s ${reason} Events`).toEqual(items.map(() => `${reason} ${type}`));
+  return items.reduce((n, e) => n + (e.count ?? 1), 0);
+}
+
 const SEED_COLUMNS = ['user_id integer', 'user_name character varying(50)', 'user_email character varying(100)', 'signup_date date', 'last_login timestamp without time zone'];
 
 describe('DatabaseTable operator on PostgreSQL', () => {
@@ -69,8 +80,14 @@ describe('DatabaseTable operator on PostgreSQL', () => {
       const ready = readyCondition(o);
       return ready?.status === status && (!reason || ready.reason === reason) && ready.observedGeneration === o.metadata.generation && o;
     }, timeoutMs);
-  const warnings = async (name: string, reason: string) =>
-    (await getJson<{ items: any[] }>(['events', '-n', ns, '--field-selector', `involvedObject.name=${name},reason=${reason}`]))!.items.reduce((n, e) => n + (e.count ?? 1), 0);
+  /** How many Warning Events of this reason the object got; an Event of that reason of another type fails the test. */
+  const warnings = (name: string, reason: string) => events(ns, name, reason, 'Warning');
+  /** Waits for a first Warning Event of this reason (Events are posted after the status they go with); their count. */
+  const warned = (name: string, reason: string) =>
+    waitFor(`a ${reason} Warning Event on ${name}`, async () => {
+      const n = await warnings(name, reason);
+      return n > 0 && n;
+    });
 
   beforeAll(async () => {
     await sql(`CREATE DATABASE ${escapeIdentifier(database)}`, [], adminUrl());
@@ -92,7 +109,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     expect(await columns('website_users')).toEqual(SEED_COLUMNS);
     expect(await primaryKey('website_users')).toEqual(['user_id']);
     expect(done.status.create_table.message).toMatch(/^CREATE TABLE "website_users" \("user_id" integer, .*PRIMARY KEY \("user_id"\)\); COMMENT ON TABLE/);
-    expect(await warnings('website-users', 'Created')).toBe(1);
+    expect(await events(ns, 'website-users', 'Created', 'Normal')).toBe(1);
     const listed = await k(['get', 'dbt', 'website-users', '-n', ns]);
     expect(listed.stdout).toMatch(/website-users\s+WEBSITE_USERS\s+True\s+CREATE TABLE/);
   });
@@ -126,6 +143,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     await patch('website-users', { tableName: 'MEMBERS', columns: [...seed.spec.columns, { COUNTRY: 'varchar(2)' }, { PHONE: 'text' }], primaryKey: 'USER_NAME' });
     const failed = await settled('website-users', 'False', 'HandlerFailed');
     expect(readyCondition(failed).message).toMatch(/could not create unique index.*Key \(user_name\)=\(dup\) is duplicated/);
+    await warned('website-users', 'HandlerFailed');
     expect(await tables()).toEqual(['site_users']);
     expect(await columns('site_users')).not.toContain('phone text');
     expect(await primaryKey('site_users')).toEqual(['user_email']);
@@ -183,7 +201,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     const refused = await settled('evil-type', 'False', 'InvalidSpec');
     expect(readyCondition(refused).message).toBe('spec.columns[0].ID: "integer); DROP TABLE x; --" is not a PostgreSQL type this operator accepts (a built-in type name, optionally with (length) or (precision, scale), "with time zone" and [])');
     expect(await tables()).toEqual(['x']);
-    expect(await warnings('evil-type', 'InvalidSpec')).toBe(1);
+    expect(await warned('evil-type', 'InvalidSpec')).toBe(1);
   });
 
   it('gives a second DatabaseTable claiming the same table Ready=False Conflict, and deleting it leaves the first one\'s table', async () => {
@@ -192,6 +210,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     await applyObjects(table('orders-b', { tableName: 'orders', columns: [{ ID: 'bigint' }], primaryKey: 'ID' }));
     const conflict = await settled('orders-b', 'False', 'Conflict');
     expect(readyCondition(conflict).message).toBe(`create_table: table orders belongs to DatabaseTable ${ns}/orders-a; this DatabaseTable does not take it over`);
+    await warned('orders-b', 'Conflict');
     await k(['delete', 'databasetable', 'orders-b', '-n', ns, '--timeout=60s']);
     expect(await columns('orders')).toEqual(['id bigint', 'total numeric']);
     expect(readyCondition(await dbt('orders-a')).status).toBe('True');
@@ -217,6 +236,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     expect(await sql("SELECT tableowner FROM pg_tables WHERE tablename = 'owned'")).toEqual([{ tableowner: owner.name }]);
     const refused = await settled('wrong', 'False', 'DatabaseUnavailable');
     expect(readyCondition(refused).message).toContain(`password authentication failed for user "${owner.name}"`);
+    await warned('wrong', 'DatabaseUnavailable');
 
     const places = {
       status: JSON.stringify([await dbt('owned'), refused]),
@@ -255,6 +275,7 @@ describe('DatabaseTable operator on PostgreSQL', () => {
       await k(['delete', 'databasetable', 'orders-a', '-n', ns, '--wait=false']);
       const cut = await settled('visits', 'False', 'DatabaseUnavailable');
       expect(readyCondition(cut).message).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1:\d+\/e2e_dbtable_/);
+      await warned('visits', 'DatabaseUnavailable');
       await settled('pages', 'False', 'DatabaseUnavailable');
       expect((await dbt('orders-a'))?.metadata.finalizers).toEqual(['kustomate.io/finalizer']);
       await new Promise((r) => setTimeout(r, 3_000));
@@ -282,6 +303,7 @@ describe('a DatabaseTable that never reached a database', () => {
         return readyCondition(o)?.reason === 'NoDatabase' && o;
       });
       expect(waiting.metadata.finalizers).toContain('kustomate.io/finalizer');
+      await waitFor('a NoDatabase Warning Event', async () => (await events(ns, 'nowhere', 'NoDatabase', 'Warning')) > 0);
       await k(['delete', 'databasetable', 'nowhere', '-n', ns, '--timeout=30s'], { timeoutMs: 40_000 });
       expect(await getJson(['databasetable', 'nowhere', '-n', ns])).toBeUndefined();
     } finally {
@@ -322,6 +344,38 @@ describe('npm start and the DatabaseTable operator', () => {
       expect(without.all).toContain('run npm run postgres:up (or set DATABASE_URL)');
     } finally {
       await fs.rm(empty, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('npm run postgres:up and postgres:down', () => {
+  it('start a server in a folder of their own, print only the export line that eval takes, reuse it, then stop it and remove its files', async () => {
+    // A cache folder of its own: the suite's shared server is never touched.
+    const cache = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-pgscripts-'));
+    const options = { env: { KUSTOMATE_CACHE: cache }, reject: false, timeout: 300_000 } as const;
+    const npm = (script: string) => execa('npm', ['run', '--silent', script], options);
+    try {
+      // As the README says to use it: eval "$(npm run --silent postgres:up)".
+      const evaluated = await execa('bash', ['-c', 'eval "$(npm run --silent postgres:up)" && printf %s "$DATABASE_URL"'], options);
+      expect(evaluated.exitCode, evaluated.stderr).toBe(0);
+      expect(evaluated.stderr).toContain('(new data folder)');
+      const url = evaluated.stdout;
+      expect(url).toMatch(/^postgresql:\/\/kustomate:[0-9a-f]+@127\.0\.0\.1:\d+\/postgres$/);
+      expect(url).not.toBe(adminUrl());
+      expect(await sql('SELECT 1 AS one', [], url)).toEqual([{ one: 1 }]);
+
+      const again = await npm('postgres:up');
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect(again.stderr).toContain('reusing the running PostgreSQL');
+      expect(again.stdout).toBe(`export DATABASE_URL=${url}`);
+
+      const down = await npm('postgres:down');
+      expect(down.exitCode, down.stderr).toBe(0);
+      await expect(sql('SELECT 1', [], url)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(fs.stat(path.join(cache, 'postgres'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await npm('postgres:down');
+      await fs.rm(cache, { recursive: true, force: true });
     }
   });
 });

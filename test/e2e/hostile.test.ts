@@ -19,14 +19,15 @@ interface Case {
   expect: string;
   /** The document as written: sent as it is, never re-serialised. */
   text: string;
+  spec: Record<string, any>;
 }
 
 async function corpus(): Promise<Case[]> {
   const cases: Case[] = [];
   for (const file of (await fs.readdir(CORPUS)).filter((f) => f.endsWith('.yaml')).sort()) {
     for (const doc of parseAllDocuments(await fs.readFile(path.join(CORPUS, file), 'utf8'))) {
-      const obj = doc.toJS() as { kind: string; metadata: { name: string; annotations: Record<string, string> } };
-      cases.push({ file, kind: obj.kind, name: obj.metadata.name, expect: obj.metadata.annotations[EXPECT]!, text: doc.toString() });
+      const obj = doc.toJS() as { kind: string; metadata: { name: string; annotations: Record<string, string> }; spec?: Record<string, any> };
+      cases.push({ file, kind: obj.kind, name: obj.metadata.name, expect: obj.metadata.annotations[EXPECT]!, text: doc.toString(), spec: obj.spec ?? {} });
     }
   }
   return cases;
@@ -39,6 +40,41 @@ const foreign = (ns: string) => [
   { apiVersion: 'v1', kind: 'Service', metadata: { name: 'victim', namespace: ns }, spec: { ports: [{ port: 80 }], selector: { tenant: 'other' } } },
   { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'victim-mysql-root', namespace: ns }, stringData: { password: 'not-yours' } },
 ];
+
+/** Marks the volumes made for the corpus, so they go with the test. */
+const SUPPORT_LABEL = 'e2e.kustomate.io/hostile';
+
+/**
+ * What the corpus's at-limit cases name, so they can end Ready as every other at-limit case does: the Secrets
+ * (a MySQL's passwordSecretRef, a DatabaseTable's connectionSecretRef, the local PostgreSQL's URL), and for a
+ * MySQL with a storageClassName a volume of that class for each of its claims, reserved for it by claimRef.
+ */
+function supports(ns: string, cases: Case[], databaseUrl: string): object[] {
+  const secrets = new Map<string, Record<string, string>>();
+  const volumes: object[] = [];
+  const secret = (name: string, key: string, value: string) => secrets.set(name, { ...secrets.get(name), [key]: value });
+  for (const c of cases.filter((c) => c.expect === 'ready')) {
+    if (c.kind === 'MySQL' && c.spec.passwordSecretRef) secret(c.spec.passwordSecretRef.name, c.spec.passwordSecretRef.key ?? 'password', 'at-limit-password');
+    if (c.kind === 'DatabaseTable' && c.spec.connectionSecretRef) secret(c.spec.connectionSecretRef.name, c.spec.connectionSecretRef.key ?? 'url', databaseUrl);
+    if (c.kind === 'MySQL' && c.spec.storageClassName) {
+      for (const claim of [`${c.name}-pvc`, `backup-${c.name}-pvc`]) {
+        volumes.push({
+          apiVersion: 'v1',
+          kind: 'PersistentVolume',
+          metadata: { name: `${ns}-${claim}`, labels: { [SUPPORT_LABEL]: ns } },
+          spec: {
+            storageClassName: c.spec.storageClassName,
+            capacity: { storage: c.spec.storage_size },
+            accessModes: ['ReadWriteOnce'],
+            hostPath: { path: `/var/lib/kustomate-e2e/${ns}/${claim}` },
+            claimRef: { namespace: ns, name: claim },
+          },
+        });
+      }
+    }
+  }
+  return [...[...secrets].map(([name, stringData]) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: ns }, stringData })), ...volumes];
+}
 
 describe('hostile input', () => {
   let ns: string;
@@ -56,7 +92,7 @@ describe('hostile input', () => {
     ns = await createNamespace('e2e-hostile');
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-hostile-'));
     await fs.writeFile(path.join(dir, 'rules.json'), '[]');
-    await applyObjects(...foreign(ns));
+    await applyObjects(...foreign(ns), ...supports(ns, await corpus(), inject('databaseUrl')));
     operator = startOperator(['--namespace', ns, '--kubectl', path.resolve('test/e2e/fixtures/fault-kubectl.mjs'), 'sample', 'database', 'gordon', 'mysql', 'databasetable'], {
       REAL_KUBECTL: KUBECTL,
       FAULT_RULES: path.join(dir, 'rules.json'),
@@ -67,6 +103,7 @@ describe('hostile input', () => {
   afterAll(async () => {
     await deleteNamespace(ns);
     await operator.stop();
+    await k(['delete', 'persistentvolumes', '-l', `${SUPPORT_LABEL}=${ns}`, '--ignore-not-found', '--wait=false'], { reject: false });
     await fs.rm(dir, { recursive: true, force: true });
   });
 
@@ -121,12 +158,12 @@ describe('hostile input', () => {
     expect(await versions(ns)).toEqual(before);
   });
 
-  it("leaves another tenant's Service and Secret unchanged, byte for byte, through a Database of the same name and its deletion", async () => {
+  it("leaves another tenant's Service unchanged, byte for byte, through a Database of the same name, which says NotOwned, and its deletion", async () => {
     const other = await createNamespace('e2e-tenant');
     const watcher = startOperator(['--namespace', other, 'database']);
     try {
-      await applyObjects(...foreign(other).filter((o) => o.metadata.name.startsWith('victim')));
-      const before = await Promise.all(['service/victim', 'secret/victim-mysql-root'].map((o) => getJson([o, '-n', other])));
+      await applyObjects(...foreign(other).filter((o) => o.kind === 'Service'));
+      const before = await getJson(['service/victim', '-n', other]);
       await applyObjects({ apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name: 'victim', namespace: other }, spec: { type: 'mysql' } });
       const refused = await waitFor('NotOwned', async () => {
         const d = await getJson(['database', 'victim', '-n', other]);
@@ -135,12 +172,40 @@ describe('hostile input', () => {
       expect(readyCondition(refused).message).toBe(`database: Service ${other}/victim already exists and is not this Database's; left untouched`);
       const events = await getJson<{ items: any[] }>(['events', '-n', other, '--field-selector', 'involvedObject.name=victim,reason=NotOwned']);
       expect(events!.items.length).toBeGreaterThanOrEqual(1);
-      // Nothing was made for it: no Pod, no root password Secret of its own.
+      // Nothing was made for it: no Pod, no root password Secret.
       expect(await getJson(['pod', 'victim-mysql', '-n', other])).toBeUndefined();
-      expect((await getJson<{ items: any[] }>(['secrets', '-n', other]))!.items.map((s) => s.metadata.name)).toEqual(['victim-mysql-root']);
+      expect((await getJson<{ items: any[] }>(['secrets', '-n', other]))!.items).toEqual([]);
       await k(['delete', 'database', 'victim', '-n', other, '--timeout=60s']);
-      const after = await Promise.all(['service/victim', 'secret/victim-mysql-root'].map((o) => getJson([o, '-n', other])));
-      expect(after).toEqual(before);
+      expect(await getJson(['service/victim', '-n', other])).toEqual(before);
+    } finally {
+      await deleteNamespace(other);
+      await watcher.stop();
+    }
+  });
+
+  it("gives a Database a root password Secret of its own, named with its uid, and leaves another tenant's Secret named <name>-mysql-root unchanged, byte for byte, through the Database's life", async () => {
+    const other = await createNamespace('e2e-tenant');
+    const watcher = startOperator(['--namespace', other, 'database']);
+    try {
+      // The name a Database's root password Secret once had: <name>-mysql-root.
+      await applyObjects({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'lookalike-mysql-root', namespace: other }, stringData: { password: 'not-yours' } });
+      const before = await getJson(['secret/lookalike-mysql-root', '-n', other]);
+      await applyObjects({ apiVersion: 'zalando.org/v1', kind: 'Database', metadata: { name: 'lookalike', namespace: other }, spec: { type: 'mysql' } });
+      const db = await waitFor('Database lookalike Ready', async () => {
+        const d = await getJson(['database', 'lookalike', '-n', other]);
+        return readyCondition(d)?.status === 'True' && d;
+      });
+      const own = `lookalike-mysql-root-${db.metadata.uid.slice(0, 8)}`;
+      const env = (await getJson(['pod', 'lookalike-mysql', '-n', other])).spec.containers[0].env;
+      expect(env.find((e: any) => e.name === 'MYSQL_ROOT_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: own, key: 'password' });
+      const secret = await getJson(['secret', own, '-n', other]);
+      expect(secret.metadata.ownerReferences.map((r: any) => r.uid)).toEqual([db.metadata.uid]);
+      expect(Buffer.from(secret.data.password, 'base64').toString()).not.toBe('not-yours');
+      expect(await getJson(['secret/lookalike-mysql-root', '-n', other])).toEqual(before);
+      await k(['delete', 'database', 'lookalike', '-n', other, '--timeout=60s']);
+      // Its own Secret goes with it (the garbage collector follows the ownerReference); the other tenant's stays.
+      await waitFor(`Secret ${own} gone`, async () => !(await getJson(['secret', own, '-n', other])));
+      expect(await getJson(['secret/lookalike-mysql-root', '-n', other])).toEqual(before);
     } finally {
       await deleteNamespace(other);
       await watcher.stop();

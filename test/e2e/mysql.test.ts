@@ -1,10 +1,15 @@
 // The MySQL operator (otus.homework) end to end: the seed's cr.yml, backup before delete, restore on create, a password
 // change, a failed backup, and passwordSecretRef. The local control plane runs no containers, but kwok completes the
 // pods of Jobs and the volume controller binds claims, so the Jobs and volumes are real API objects with real status.
+// The operator runs as the install ServiceAccount (kustomize/kustomate), so these tests also prove that its
+// ClusterRole holds every permission the MySQL operator's Jobs and volumes need.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, getJson, k, readyCondition, startOperator, tokenKubeconfig, waitFor, type OperatorProcess } from './helpers.ts';
 
 const PASSWORD = 'otuspassword';
 const seed = async () => parse(await fs.readFile('lab/demo-mysql.yaml', 'utf8')) as { metadata: Record<string, unknown>; spec: Record<string, unknown> };
@@ -18,6 +23,8 @@ async function cordonAll(on: boolean) {
 describe('MySQL operator', () => {
   let ns: string;
   let other: string;
+  let tenant: string;
+  let dir: string;
   let operator: OperatorProcess;
 
   const mysql = async (name = 'mysql-instance') => getJson(['mysql', name, '-n', ns]);
@@ -30,15 +37,22 @@ describe('MySQL operator', () => {
   const complete = (job: any) => job?.status?.conditions?.some((c: any) => c.type === 'Complete' && c.status === 'True');
 
   beforeAll(async () => {
+    await k(['apply', '-k', 'kustomize/kustomate']);
     ns = await createNamespace('e2e-mysql');
     other = await createNamespace('e2e-mysql-ns');
-    operator = startOperator(['--namespace', ns, '--namespace', other, 'mysql']);
+    tenant = await createNamespace('e2e-mysql-tenant');
+    const token = (await k(['create', 'token', 'kustomate', '-n', 'kustomate-system', '--duration', '1h'])).stdout.trim();
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-mysql-'));
+    operator = startOperator(['--kubeconfig', await tokenKubeconfig(token, dir, 'kustomate'), '--namespace', ns, '--namespace', other, '--namespace', tenant, 'mysql']);
   });
   afterEach(() => cordonAll(false));
   afterAll(async () => {
     await deleteNamespace(ns);
     await deleteNamespace(other);
+    await deleteNamespace(tenant);
     await operator.stop();
+    await k(['delete', '-k', 'kustomize/kustomate', '--ignore-not-found', '--timeout=120s'], { reject: false, timeoutMs: 130_000 });
+    await fs.rm(dir, { recursive: true, force: true });
   });
 
   it('refuses the seed cr.yml with useless_data, and one without each required field, at kubectl apply', async () => {
@@ -69,6 +83,56 @@ describe('MySQL operator', () => {
     const restore = await getJson(['job', m.status.mysql_on_create.restoreJob, '-n', ns]);
     expect(complete(restore)).toBe(true);
     expect(restore.metadata.ownerReferences[0].uid).toBe(m.metadata.uid);
+    // kubectl get ms: the CRD's printer columns, as a person reads them.
+    const [header, row, ...more] = (await k(['get', 'ms', 'mysql-instance', '-n', ns])).stdout.trim().split('\n').map((l) => l.trim().split(/\s{2,}/));
+    expect(more).toEqual([]);
+    expect(header).toEqual(['NAME', 'IMAGE', 'DATABASE', 'READY', 'MESSAGE', 'AGE']);
+    expect(row!.slice(0, 5)).toEqual(['mysql-instance', 'mysql:5.7', 'otus-database', 'True', 'mysql-instance created without restore-job']);
+  });
+
+  it('repairs a label changed by hand on its cluster-scoped data volume within 30 s: the volume is watched too', async () => {
+    const m = await ready();
+    const volume = `mysql-${m.metadata.uid}`;
+    expect((await getJson(['pv', volume])).metadata.labels['app.kubernetes.io/managed-by']).toBe('kustomate');
+    await k(['label', 'pv', volume, 'app.kubernetes.io/managed-by=someone-else', '--overwrite']);
+    // The relist comes every 10 minutes: only the volume's own watch brings the owner back this soon.
+    await waitFor('the label restored', async () => (await getJson(['pv', volume])).metadata.labels['app.kubernetes.io/managed-by'] === 'kustomate', 30_000, 250);
+    // Events are posted after the status write that follows the repair.
+    const drifted = await waitFor('a Drifted Event', async () => {
+      const events = (await getJson(['events', '-n', ns, '--field-selector', `involvedObject.uid=${m.metadata.uid},reason=Drifted`])).items as Array<{ message: string }>;
+      return events.find((e) => e.message.startsWith(`PersistentVolume ${volume}:`));
+    }, 10_000, 250);
+    expect(drifted.message).toMatch(/app\.kubernetes\.io\/managed-by.*changed by kubectl.*re-applied$/);
+  });
+
+  it("reserves its backup volume for its own claim: another namespace's claim naming the volume stays Pending, even while the MySQL's claim is late", async () => {
+    // The backup volume's name is predictable: backup-<namespace>-<name>-<8 hex of sha256("<namespace>/<name>")>.
+    const volume = `backup-${tenant}-target-${createHash('sha256').update(`${tenant}/target`).digest('hex').slice(0, 8)}`;
+    const thief = await createNamespace('e2e-mysql-thief');
+    try {
+      const stolen = { apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'stolen', namespace: thief }, spec: { storageClassName: '', volumeName: volume, accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } } };
+      // One claim only in the MySQL's namespace: its data claim is made, its backup claim refused for now, so the
+      // backup volume exists for a while with no claim of its own.
+      await applyObjects(stolen, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'one-claim', namespace: tenant }, spec: { hard: { persistentvolumeclaims: '1' } } });
+      await waitFor('the quota counted', async () => (await getJson(['resourcequota', 'one-claim', '-n', tenant]))?.status?.hard);
+      await applyObjects({ ...(await seed()), metadata: { name: 'target', namespace: tenant } });
+      await waitFor('the backup volume', async () => getJson(['persistentvolume', volume]), 90_000);
+      expect(await getJson(['pvc', 'backup-target-pvc', '-n', tenant])).toBeUndefined();
+      // A change of the foreign claim makes the volume controller try to bind it at once.
+      await k(['annotate', 'pvc', 'stolen', '-n', thief, 'e2e.kustomate.io/nudge=1']);
+      await new Promise((r) => setTimeout(r, 5_000));
+      expect((await getJson(['pvc', 'stolen', '-n', thief])).status.phase).toBe('Pending');
+      expect((await getJson(['persistentvolume', volume])).spec.claimRef).toMatchObject({ namespace: tenant, name: 'backup-target-pvc' });
+      await k(['delete', 'resourcequota', 'one-claim', '-n', tenant]);
+      await waitFor('MySQL target Ready', async () => readyCondition(await getJson(['mysql', 'target', '-n', tenant]))?.status === 'True', 120_000);
+      const own = await getJson(['pvc', 'backup-target-pvc', '-n', tenant]);
+      expect(own.status.phase).toBe('Bound');
+      expect(own.spec.volumeName).toBe(volume);
+      expect((await getJson(['persistentvolume', volume])).spec.claimRef).toMatchObject({ namespace: tenant, name: 'backup-target-pvc', uid: own.metadata.uid });
+      expect((await getJson(['pvc', 'stolen', '-n', thief])).status.phase).toBe('Pending');
+    } finally {
+      await deleteNamespace(thief);
+    }
   });
 
   it('backs up before anything goes: while the backup Job cannot run the Deployment stays; then the backup claim and Job outlive the MySQL', async () => {

@@ -68,6 +68,29 @@ describe('kubectl batches', () => {
     expect(k.runs.filter((r) => r.uids.length === 1).map((r) => r.uids[0]).sort()).toEqual(['c', 'd', 'e', 'f']);
   });
 
+  it('runs the halves of a failed batch one after another, so a batch where everything fails never has two kubectl processes at once', async () => {
+    const k = fakeKubectl();
+    let running = 0;
+    let most = 0;
+    const counted: KubectlRunner = async (args, opts) => {
+      most = Math.max(most, ++running);
+      try {
+        await new Promise((r) => setTimeout(r, 5));
+        return await k.run(args, opts);
+      } finally {
+        running--;
+      }
+    };
+    const uids = Array.from({ length: 16 }, (_, i) => `u${i}`);
+    const batcher = new KubectlBatcher({ kubectl: counted, active: () => uids.length }, { windowMs: 50, max: 16 });
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid, true)));
+    const settled = await Promise.allSettled(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
+    expect(settled.every((r) => r.status === 'rejected')).toBe(true);
+    // 16 → 8+8 → … → 16 singles: every object ends with its own error.
+    expect(k.runs.filter((r) => r.uids.length === 1)).toHaveLength(16);
+    expect(most).toBe(1);
+  });
+
   it('renders in batches too, and a build error stays with its own work dir', async () => {
     const k = fakeKubectl();
     const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 2 }, { windowMs: 50, max: 10 });

@@ -82,7 +82,7 @@ describe('DatabaseTable spec at the edge', () => {
       expect.stringContaining('spec.columns[3].A: "integer); DROP TABLE x; --" is not a PostgreSQL type this operator accepts'),
       'spec.columns[4] must be one "NAME: type" pair, got {"B":"text","C":"text"}',
       'spec.primaryKey "NOPE" must be one of the columns',
-      'spec.connectionSecretRef.name must be a Secret\'s name, got "Not_A_Name"',
+      'spec.connectionSecretRef.name must be a Secret\'s name (a DNS subdomain of at most 253 characters), got "Not_A_Name"',
     ]);
     expect(readSpec({}).problems).toHaveLength(3);
     expect(() => tableOf({})).toThrow(expect.objectContaining({ name: 'PermanentError', reason: 'InvalidSpec' }));

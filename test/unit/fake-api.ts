@@ -49,6 +49,8 @@ export class FakeApi implements Api {
   failNext?: { method: string; error: ApiError };
   /** Throw what this returns (for every request it returns an error for). */
   failWhen?: (method: string, path: string) => ApiError | undefined;
+  /** Awaited before each request is answered: a test holds one back to see what runs meanwhile. */
+  holdWhen?: (method: string, path: string) => Promise<void> | undefined;
 
   put(path: string, obj: KubeObject): KubeObject {
     const stored = structuredClone(obj);
@@ -65,6 +67,7 @@ export class FakeApi implements Api {
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
     this.calls.push({ method, path, body: opts.body });
+    await this.holdWhen?.(method, path);
     const injected = this.failWhen?.(method, path);
     if (injected) throw injected;
     if (this.failNext && this.failNext.method === method) {

@@ -10,8 +10,9 @@ import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { renderSpec } from '../../src/kustomize/commands.ts';
 import type { KustomizeSpec } from '../../src/kustomize/workdir.ts';
 import { secretDigest } from '../../src/operator/digest.ts';
-import { backupJobSpec, backupStorageSpec, mysqlProblems, passwordJobSpec, restoreJobSpec, serverSpec } from '../../src/operators/mysql/index.ts';
+import { backupJobSpec, backupStorageSpec, mysqlProblems, passwordJobSpec, restoreJobSpec, reuseReleasedBackupVolume, serverSpec } from '../../src/operators/mysql/index.ts';
 import { kubectlBinary } from '../helpers/kubectl-binary.ts';
+import { FakeApi } from './fake-api.ts';
 
 const kubectl = createKubectlRunner({ binary: kubectlBinary() });
 const dirs: string[] = [];
@@ -78,6 +79,21 @@ describe('MySQL operator specs', () => {
     expect(again.find((d) => d.kind === 'PersistentVolume').metadata.name).toBe(docs.find((d) => d.kind === 'PersistentVolume').metadata.name);
   });
 
+  it('reserves each volume it makes for its own claim (claimRef: namespace and name), so no claim elsewhere can bind it', async () => {
+    const obj = await seed();
+    const server = await render(serverSpec(obj), obj);
+    const backup = await render(backupStorageSpec(obj), obj);
+    const volume = (docs: any[]) => docs.find((d) => d.kind === 'PersistentVolume');
+    const claim = (docs: any[]) => docs.find((d) => d.kind === 'PersistentVolumeClaim');
+    expect(volume(server).spec.claimRef).toEqual({ namespace: 'demo', name: 'mysql-instance-pvc' });
+    expect(volume(backup).spec.claimRef).toEqual({ namespace: 'demo', name: 'backup-mysql-instance-pvc' });
+    // Both ends name each other: the claim the volume, the volume the claim.
+    for (const docs of [server, backup]) {
+      expect(claim(docs).metadata.name).toBe(volume(docs).spec.claimRef.name);
+      expect(claim(docs).spec.volumeName).toBe(volume(docs).metadata.name);
+    }
+  });
+
   it('names Jobs per run and passes every value through the environment, the password only from Secrets', async () => {
     const obj = await seed();
     const from = { name: 'old-secret', key: 'password' };
@@ -119,11 +135,52 @@ describe('MySQL validation', () => {
     const ok = { image: 'mysql:5.7', database: 'db', password: 'pw', storage_size: '1Gi' };
     expect(problems({ ...ok, storage_size: '2Ti' })).toEqual(['spec.storage_size must be at most 1Ti, got 2Ti']);
     expect(problems({ ...ok, storage_size: '1Gi; rm -rf /' })[0]).toMatch(/^spec.storage_size must be a size/);
+    expect(problems({ ...ok, storage_size: '0' })).toEqual(['spec.storage_size must be more than 0, got "0"']);
+    expect(problems({ ...ok, storageClassName: 's'.repeat(254) })[0]).toMatch(/^spec.storageClassName must be a StorageClass name \(a DNS subdomain of at most 253 characters\)/);
     expect(problems({ ...ok, database: "x'; DROP DATABASE y; --" })[0]).toMatch(/^spec.database must be 1 to 64/);
     expect(problems({ ...ok, password: 'secret\nline' })).toEqual(['spec.password must be 1 to 128 printable ASCII characters']);
     expect(problems({ ...ok, passwordSecretRef: { name: 'r' } })).toEqual(['spec must give exactly one of password and passwordSecretRef']);
     expect(problems({ ...ok, password: undefined, passwordSecretRef: { name: '../x', key: 'a/b' } })).toHaveLength(2);
     expect(problems({ ...ok, image: 'evil.example.com/miner' })[0]).toMatch(/images from evil.example.com\/miner are not allowed/);
     expect(mysqlProblems({ apiVersion: 'otus.homework/v1', kind: 'MySQL', metadata: { name: 'n'.repeat(41) }, spec: ok })).toEqual(['metadata.name must be at most 40 characters, got 41']);
+  });
+});
+
+describe('MySQL backup volume left Released by a claim that is gone', () => {
+  const path = (name: string) => `/api/v1/persistentvolumes/${name}`;
+  const released = (name: string, owner: string, phase = 'Released'): KubeObject => ({
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name, labels: { 'kustomate.io/owner': owner } },
+    spec: { claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: 'demo', name: 'backup-mysql-instance-pvc', uid: 'uid-of-the-claim-that-went', resourceVersion: '41' } },
+    status: { phase },
+  });
+  const ctxFor = async (api: FakeApi) => {
+    const body = await seed();
+    return { api, body: body as never, name: body.metadata.name, signal: new AbortController().signal };
+  };
+  const volumeName = async () => {
+    const volume = (await render(backupStorageSpec(await seed()), await seed())).find((d) => d.kind === 'PersistentVolume');
+    return volume.metadata.name as string;
+  };
+
+  it('is reserved again for the new backup claim by namespace and name, without the old uid, never left open to any claim', async () => {
+    const api = new FakeApi();
+    const name = await volumeName();
+    api.put(path(name), released(name, 'mysql.otus.homework.mysql-instance'));
+    await reuseReleasedBackupVolume(await ctxFor(api));
+    const claimRef = (api.get(path(name))!.spec as { claimRef?: Record<string, unknown> }).claimRef;
+    expect(claimRef).toEqual({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: 'demo', name: 'backup-mysql-instance-pvc' });
+  });
+
+  it('is left alone when it is not Released, or not this MySQL’s by its owner label', async () => {
+    const api = new FakeApi();
+    const name = await volumeName();
+    for (const volume of [released(name, 'mysql.otus.homework.mysql-instance', 'Bound'), released(name, 'mysql.otus.homework.someone-else')]) {
+      api.put(path(name), volume);
+      await reuseReleasedBackupVolume(await ctxFor(api));
+      expect(api.get(path(name))!.spec).toEqual(volume.spec);
+    }
+    expect(api.calls.filter((c) => c.method === 'PATCH')).toEqual([]);
   });
 });

@@ -310,6 +310,36 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(k.calls).toHaveLength(1);
   });
 
+  it('builds and checks the work dir while its finalizer patch is in flight, and applies only once the finalizer is on', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let sent!: () => void;
+    const finalizerSent = new Promise<void>((r) => (sent = r));
+    w.api.holdWhen = (method, path) => (method === 'PATCH' && path === w.path ? (sent(), held) : undefined);
+    const running = w.run();
+    await finalizerSent;
+    // The ownership check reads the child the work dir renders, while the finalizer is not on yet.
+    await expect.poll(() => w.api.calls.some((c) => c.method === 'GET' && c.path === childPath('a-demo-deploy'))).toBe(true);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(k.calls).toHaveLength(0);
+    release();
+    await running;
+    expect(k.calls).toHaveLength(1);
+    expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
+    expect(cond(w.current(), 'Ready')?.status).toBe('True');
+  });
+
+  it('applies nothing, and fails as the API did, when its finalizer patch fails', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 1 } }, k);
+    w.api.failWhen = (method, path) => (method === 'PATCH' && path === w.path ? new ApiError(500, 'etcd is down', 'InternalError') : undefined);
+    await expect(w.run()).rejects.toThrow(/etcd is down/);
+    expect(k.calls).toHaveLength(0);
+    expect(w.statusWrites()).toBe(0);
+  });
+
   it('never writes its status onto a namesake created while it ran', async () => {
     let w!: ReturnType<typeof world>;
     const k = fakeKubectl([], async () => {
@@ -814,6 +844,62 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', message: 'deployment.apps/a-demo-deploy serverside-applied' });
     expect((w.current().status as any).kustomate.progressingSince).toBeUndefined();
     expect(k.calls).toHaveLength(1);
+  });
+
+  it("honours the operator's own drift: warn when the runtime overrides nothing, and the runtime's drift when it does", async () => {
+    const warns = new Operator({ name: 't', resource: thing, drift: 'warn' }).kustomize('sample', () => ({ base: 'sample' }));
+    const k = fakeKubectl();
+    const w = world(warns, { spec: { count: 1 } }, k);
+    await w.run();
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    await w.run();
+    expect(k.calls, 'warn re-applies nothing').toHaveLength(1);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeUndefined();
+    expect(cond(w.current(), 'Drifted')).toMatchObject({ status: 'True', message: 'Deployment ns/a-demo-deploy was deleted' });
+
+    await w.run(w.reconciler({ drift: 'correct' }));
+    expect(k.calls.filter((c) => c[0] === 'apply'), 'the override corrects').toHaveLength(2);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeDefined();
+    expect(cond(w.current(), 'Drifted')).toMatchObject({ status: 'False', reason: 'Corrected' });
+  });
+
+  it("honours the operator's own drift: ignore, and a runtime drift: warn over it", async () => {
+    const ignores = new Operator({ name: 't', resource: thing, drift: 'ignore' }).kustomize('sample', () => ({ base: 'sample' }));
+    const k = fakeKubectl();
+    const w = world(ignores, { spec: { count: 1 } }, k);
+    await w.run();
+    await w.api.request('DELETE', childPath('a-demo-deploy'));
+    await w.run();
+    expect(k.calls).toHaveLength(1);
+    expect(cond(w.current(), 'Drifted')).toBeUndefined();
+    expect(w.api.events.filter((e) => e.reason === 'Drifted')).toEqual([]);
+
+    await w.run(w.reconciler({ drift: 'warn' }));
+    expect(k.calls).toHaveLength(1);
+    expect(cond(w.current(), 'Drifted')).toMatchObject({ status: 'True', message: 'Deployment ns/a-demo-deploy was deleted' });
+  });
+
+  it("waits the operator's own healthTimeoutMs for unhealthy children when the runtime overrides nothing, and the runtime's when it does", async () => {
+    const unavailable = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 0, conditions: [{ type: 'Available', status: 'False', message: 'no nodes match' }] };
+    const patient = new Operator({ name: 't', resource: thing, healthTimeoutMs: 90_000 }).kustomize('sample', () => ({ base: 'sample' }));
+    const k = fakeKubectl([], undefined, () => [deployment(patient, 'a-demo-deploy', unavailable)]);
+    const w = world(patient, { spec: { count: 1 } }, k);
+    // Not the default of 5 min: the operator's 90 s.
+    expect(await w.run()).toBe(90_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing' });
+    w.clock.now += 89_000;
+    expect(await w.run()).toBe(1_000);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing' });
+    w.clock.now += 1_000;
+    await w.run();
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
+
+    // The same operator under a runtime override of 10 s: a fresh object gives up after 10 s, not 90.
+    const overridden = world(patient, { spec: { count: 1 } }, fakeKubectl([], undefined, () => [deployment(patient, 'a-demo-deploy', unavailable)]), { healthTimeoutMs: 10_000 });
+    expect(await overridden.run()).toBe(10_000);
+    overridden.clock.now += 10_000;
+    await overridden.run();
+    expect(cond(overridden.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
   });
 
   it("judges children by the operator's own health rule when it has one", async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { pluralOf, projectNames } from '../../src/scaffold/names.ts';
 import { operatorRules, restResource } from '../../src/scaffold/rbac.ts';
+import { IMAGE } from '../../lab/image/podman.ts';
 import { kubectlBinary } from '../helpers/kubectl-binary.ts';
 
 const cli = (args: string[]) => execa(process.execPath, ['src/cli/main.ts', ...args], { reject: false, timeout: 60_000, env: { KUSTOMATE_KUBECTL: kubectlBinary() } });
@@ -96,6 +97,20 @@ describe('kustomate new', () => {
     expect(source).toContain("export const operator = new Operator<StoreSpec>({");
     expect(source).toContain("resource: { group: 'shop.example.com', version: 'v1beta1', plural: 'stores', kind: 'Store' }");
     expect(source).toContain(".kustomize('shop_operator',");
+  });
+
+  it("writes a Dockerfile whose kustomate image defaults to the one this kustomate's npm run image builds, and a README that names it", async () => {
+    const dir = path.join(tmp, 'image');
+    const r = await cli(['new', 'web', '--group', 'example.com', '--kind', 'Website', '--dir', dir, '--no-install', '--kustomate', '^0.1.0']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const dockerfile = await fs.readFile(path.join(dir, 'Dockerfile'), 'utf8');
+    const defaults = [...dockerfile.matchAll(/^ARG KUSTOMATE_IMAGE=(.*)$/gm)].map((m) => m[1]);
+    expect(defaults).toEqual([IMAGE]);
+    expect(dockerfile).toMatch(/^FROM \$\{KUSTOMATE_IMAGE\} AS kustomate$/m);
+    const readme = await fs.readFile(path.join(dir, 'README.md'), 'utf8');
+    expect(readme).toContain(`kubectl from kustomate's image, \`${IMAGE}\` by default`);
+    expect(readme).toContain(`docker build -t ${IMAGE} .`);
+    expect(`${dockerfile}${readme}`).not.toContain('kustomate:latest');
   });
 });
 

@@ -62,7 +62,7 @@ async function runScript(steps: Step[], extra: { delays?: number[] } = {}) {
   watcher.start();
   await finished;
   await watcher.stop();
-  return { events, asked: api.asked, delays };
+  return { events, asked: api.asked, delays, watcher };
 }
 
 describe('watcher', () => {
@@ -104,6 +104,13 @@ describe('watcher', () => {
       ['MODIFIED', 'c', '7'],
       ['DELETED', 'b', '6'],
     ]);
+  });
+
+  it('tells where an object it has seen is, by uid, and forgets one it saw deleted', async () => {
+    const { watcher } = await runScript([{ list: [obj('a', '5', 'ua'), obj('b', '6', 'ub')], rv: '10' }, { watch: [line('DELETED', obj('b', '11', 'ub'))] }]);
+    expect(watcher.find('ua')).toEqual({ name: 'a', namespace: 'demo' });
+    expect(watcher.find('ub')).toBeUndefined();
+    expect(watcher.find('never')).toBeUndefined();
   });
 
   it('relists after 410 Gone sent as an ERROR event in the stream', async () => {

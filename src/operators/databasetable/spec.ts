@@ -67,7 +67,7 @@ function secretRef(raw: unknown, problems: string[]): Table['secretRef'] {
   if (raw === undefined) return undefined;
   const ref = (raw ?? {}) as { name?: unknown; key?: unknown };
   const key = ref.key ?? DEFAULT_SECRET_KEY;
-  if (typeof ref.name !== 'string' || !SECRET_NAME.test(ref.name)) problems.push(`spec.connectionSecretRef.name must be a Secret's name, got ${show(ref.name)}`);
+  if (typeof ref.name !== 'string' || !SECRET_NAME.test(ref.name)) problems.push(`spec.connectionSecretRef.name must be a Secret's name (a DNS subdomain of at most 253 characters), got ${show(ref.name)}`);
   else if (typeof key !== 'string' || !SECRET_KEY.test(key)) problems.push(`spec.connectionSecretRef.key must be a key of the Secret's data, got ${show(ref.key)}`);
   else return { name: ref.name, key };
   return undefined;

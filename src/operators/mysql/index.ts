@@ -25,7 +25,7 @@ type Job = KubeObject & { status?: { completionTime?: string } };
 const jobsPath = (ns: string) => `/apis/batch/v1/namespaces/${encodeURIComponent(ns)}/jobs`;
 const claimPath = (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/persistentvolumeclaims/${encodeURIComponent(name)}`;
 
-async function getOrUndefined<T>(ctx: Ctx, path: string): Promise<T | undefined> {
+async function getOrUndefined<T>(ctx: Pick<Ctx, 'api' | 'signal'>, path: string): Promise<T | undefined> {
   try {
     return await ctx.api.request<T>('GET', path, { signal: ctx.signal });
   } catch (err) {
@@ -60,16 +60,24 @@ async function ensureRootSecret(ctx: Ctx): Promise<void> {
 
 /**
  * The backup volume of a claim that is gone (its namespace was deleted, or someone deleted it) is Released: it still
- * names the old claim, and binds no other until that is cleared
- * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#retain). Its backup is this name's: free it for
- * the new claim. Only a volume that carries this MySQL's owner label is touched.
+ * names the old claim, uid included, and binds no other until that is cleared
+ * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#retain). Its backup is this name's: reserve it
+ * again for this MySQL's backup claim, by namespace and name without the old uid
+ * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#reserving-a-persistentvolume). Never an empty
+ * claimRef: that would make the volume Available to any claim that names it, in any namespace. Only a volume that
+ * carries this MySQL's owner label is touched, and only as it was read (its resourceVersion).
  */
-async function reuseReleasedBackupVolume(ctx: Ctx): Promise<void> {
+export async function reuseReleasedBackupVolume(ctx: Pick<Ctx, 'api' | 'body' | 'name' | 'signal'>): Promise<void> {
   const n = namesOf(ctx.body);
   const path = `/api/v1/persistentvolumes/${encodeURIComponent(n.backupVolume)}`;
   const volume = await getOrUndefined<KubeObject & { status?: { phase?: string } }>(ctx, path);
   if (volume?.status?.phase !== 'Released' || volume.metadata.labels?.[OWNER_LABEL] !== ownerLabels({ ...ctx.body, name: ctx.name }).owner[OWNER_LABEL]) return;
-  await ctx.api.request('PATCH', path, { body: { spec: { claimRef: null } }, contentType: patchContentType('merge'), signal: ctx.signal });
+  const claimRef = { namespace: n.namespace, name: n.backupClaim, uid: null, resourceVersion: null };
+  await ctx.api.request('PATCH', path, {
+    body: { metadata: { resourceVersion: volume.metadata.resourceVersion }, spec: { claimRef } },
+    contentType: patchContentType('merge'),
+    signal: ctx.signal,
+  });
 }
 
 /** On create: the backup volume (once; a MySQL of this name made before may have left it), then a restore Job. */

@@ -39,6 +39,9 @@ const QUANTITY = /^([0-9]{1,15})(?:\.([0-9]{1,6}))?(Ki|Mi|Gi|Ti|k|M|G|T)?$/;
 const DATABASE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$/;
 const PASSWORD = /^[ -~]+$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** The longest name of a Secret or a StorageClass (https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names). */
+const MAX_DNS_SUBDOMAIN = 253;
+const DNS_SUBDOMAIN_RULE = `a DNS subdomain of at most ${MAX_DNS_SUBDOMAIN} characters`;
 const SECRET_KEY = /^[-._a-zA-Z0-9]{1,253}$/;
 
 /** The bytes a Kubernetes quantity such as 1Gi or 500M stands for; undefined when it is not one this operator takes. */
@@ -54,7 +57,7 @@ function refProblems(ref: unknown): string[] {
   if (!ref || typeof ref !== 'object' || Array.isArray(ref)) return ['spec.passwordSecretRef must be an object with name and key'];
   const { name, key } = ref as Record<string, unknown>;
   const problems: string[] = [];
-  if (typeof name !== 'string' || name.length > 253 || !DNS_SUBDOMAIN.test(name)) problems.push(`spec.passwordSecretRef.name must be a Secret name, got ${shown(name)}`);
+  if (typeof name !== 'string' || name.length > MAX_DNS_SUBDOMAIN || !DNS_SUBDOMAIN.test(name)) problems.push(`spec.passwordSecretRef.name must be a Secret name (${DNS_SUBDOMAIN_RULE}), got ${shown(name)}`);
   if (key !== undefined && (typeof key !== 'string' || !SECRET_KEY.test(key))) problems.push(`spec.passwordSecretRef.key must be a Secret key (letters, digits, - _ .), got ${shown(key)}`);
   return problems;
 }
@@ -68,10 +71,11 @@ export function mysqlProblems(obj: KubeObject): string[] {
   problems.push(...imageProblems(s.image, 'spec.image'));
   if (typeof s.database !== 'string' || !DATABASE.test(s.database)) problems.push(`spec.database must be 1 to 64 letters, digits, _ or -, got ${shown(s.database)}`);
   const bytes = quantityBytes(s.storage_size);
-  if (bytes === undefined || bytes <= 0) problems.push(`spec.storage_size must be a size such as 1Gi or 500Mi, got ${shown(s.storage_size)}`);
+  if (bytes === undefined) problems.push(`spec.storage_size must be a size such as 1Gi or 500Mi, got ${shown(s.storage_size)}`);
+  else if (bytes <= 0) problems.push(`spec.storage_size must be more than 0, got ${shown(s.storage_size)}`);
   else if (bytes > MAX_STORAGE_BYTES) problems.push(`spec.storage_size must be at most 1Ti, got ${String(s.storage_size)}`);
-  if (s.storageClassName !== undefined && (typeof s.storageClassName !== 'string' || s.storageClassName.length > 253 || !DNS_SUBDOMAIN.test(s.storageClassName))) {
-    problems.push(`spec.storageClassName must be a StorageClass name, got ${shown(s.storageClassName)}`);
+  if (s.storageClassName !== undefined && (typeof s.storageClassName !== 'string' || s.storageClassName.length > MAX_DNS_SUBDOMAIN || !DNS_SUBDOMAIN.test(s.storageClassName))) {
+    problems.push(`spec.storageClassName must be a StorageClass name (${DNS_SUBDOMAIN_RULE}), got ${shown(s.storageClassName)}`);
   }
   const hasPassword = s.password !== undefined;
   const hasRef = s.passwordSecretRef !== undefined;
@@ -99,6 +103,7 @@ export function namesOf(obj: KubeObject) {
   const { name } = obj.metadata;
   const namespace = obj.metadata.namespace ?? 'default';
   return {
+    namespace,
     server: name,
     dataClaim: `${name}-pvc`,
     // Cluster-scoped, so unique across namespaces: by the object's uid, as dynamically provisioned volumes are.

@@ -15,12 +15,17 @@ function claim(kind: string, base: string, size: string, spec: MySQLSpec, volume
   return { apiVersion: 'v1', kind, metadata: { name: base }, spec: { resources: { requests: { storage: size } }, ...binding } };
 }
 
-/** The base's local volume, for a claim on a cluster without a StorageClass. */
-const localVolume = (size: string, path: string) => ({
+/**
+ * The base's local volume, for a claim on a cluster without a StorageClass. It is reserved for that one claim
+ * (`spec.claimRef`, https://kubernetes.io/docs/concepts/storage/persistent-volumes/#reserving-a-persistentvolume):
+ * a claim of any other name or namespace that names the volume stays Pending, so the volume's name, which is
+ * predictable for the backups, lets no other tenant bind it.
+ */
+const localVolume = (size: string, path: string, claim: { namespace: string; name: string }) => ({
   apiVersion: 'v1',
   kind: 'PersistentVolume',
   metadata: { name: 'volume' },
-  spec: { capacity: { storage: size }, hostPath: { path, type: 'DirectoryOrCreate' } },
+  spec: { capacity: { storage: size }, hostPath: { path, type: 'DirectoryOrCreate' }, claimRef: claim },
 });
 
 /** The server: data claim (and volume), Deployment and Service <name>. */
@@ -50,7 +55,7 @@ export function serverSpec(obj: KubeObject): KustomizeSpec {
         },
       },
       claim('PersistentVolumeClaim', 'data', spec.storage_size, spec, n.dataVolume),
-      ...(local ? [localVolume(spec.storage_size, n.dataPath)] : []),
+      ...(local ? [localVolume(spec.storage_size, n.dataPath, { namespace: n.namespace, name: n.dataClaim })] : []),
     ],
     jsonPatches: [
       rename('Deployment', 'mysql', n.server),
@@ -71,7 +76,7 @@ export function backupStorageSpec(obj: KubeObject): KustomizeSpec {
     namePrefix: '',
     retain: true,
     kustomization: { components: ['base/backup-storage', ...(local ? ['base/local-pv'] : [])] },
-    patches: [claim('PersistentVolumeClaim', 'backup', spec.storage_size, spec, n.backupVolume), ...(local ? [localVolume(spec.storage_size, n.backupPath)] : [])],
+    patches: [claim('PersistentVolumeClaim', 'backup', spec.storage_size, spec, n.backupVolume), ...(local ? [localVolume(spec.storage_size, n.backupPath, { namespace: n.namespace, name: n.backupClaim })] : [])],
     jsonPatches: [rename('PersistentVolumeClaim', 'backup', n.backupClaim), ...(local ? [rename('PersistentVolume', 'volume', n.backupVolume)] : [])],
   };
 }
