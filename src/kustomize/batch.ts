@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import type { KubeObject } from '../kube/api.ts';
-import type { KubectlResult, KubectlRunner } from '../kubectl/runner.ts';
+import { KubectlError, type KubectlResult, type KubectlRunner } from '../kubectl/runner.ts';
 import { applyArgs, applyOutput, renderArgs, renderOutput, runChecked, type ApplyOutput } from './commands.ts';
 import { OWNER_UID_ANNOTATION } from './labels.ts';
 import { workdirPrefix } from './workdir.ts';
@@ -135,7 +135,13 @@ export class KubectlBatcher {
     let ran: { result: KubectlResult; byOwner: Map<string, KubeObject[]> } | undefined;
     try {
       ran = await this.runMany(op, batch);
-    } catch {
+    } catch (err) {
+      // A run killed by its timeout tells nothing of which object is at fault, and its halves would each wait as
+      // long: every object of it fails with the timeout, and retries with its own backoff.
+      if (err instanceof KubectlError && err.result.timedOut) {
+        for (const item of batch) item.reject(err);
+        return;
+      }
       ran = undefined;
     }
     if (!ran) {

@@ -8,7 +8,7 @@ import type { KubectlRunner } from '../kubectl/runner.ts';
 import type { KubectlBatcher } from '../kustomize/batch.ts';
 import { scrub } from '../kubectl/scrub.ts';
 import { PermanentError, isPermanent, isTemporary, isWaiting, reasonOf, type WaitingError } from '../operator/errors.ts';
-import type { Cause, DriftMode, Health, Operator, Step } from '../operator/operator.ts';
+import type { Cause, DriftMode, Essence, Health, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
 import { ChildView, describeDrift, driftOf, isJob, repaired, type Drift } from './children.ts';
 import { findCondition, type Condition, type Verdict } from './conditions.ts';
@@ -215,6 +215,17 @@ export class Reconciler {
         : Promise.resolve(loaded);
     // Awaited on every path below; until then its failure is not an unhandled rejection.
     finalized.catch(() => undefined);
+    try {
+      return await this.proceed(loaded, finalized, essence, desired, progress);
+    } finally {
+      // Whatever failed meanwhile, the patch has ended before this reconcile does: two of one object never overlap.
+      await finalized.catch(() => undefined);
+    }
+  }
+
+  /** sync, once the finalizer's patch is on its way: plan, drift, steps, health and report. */
+  private async proceed(loaded: KubeObject, finalized: Promise<KubeObject | undefined>, essence: Essence, desired: string, progress: Progress | undefined): Promise<number | undefined> {
+    const uid = loaded.metadata.uid ?? '';
     const last = lastHandled(loaded);
     const inventory = readInventory(loaded);
     const children = this.children(inventory);
@@ -227,7 +238,8 @@ export class Reconciler {
     if (!cause && this.operator.kustomizations().some((k) => !(k.id in inventory))) cause = 'repair';
     const drifted = !cause || cause === 'resume' ? await this.findDrift(children, view) : [];
     const log = this.log(loaded);
-    if (drifted.length && this.driftMode === 'correct') {
+    const repairing = drifted.length > 0 && this.driftMode === 'correct';
+    if (repairing) {
       // Children gone with their namespace are not re-created; the status says what is missing (Ready=False).
       if (!cause && (await this.namespaceEnding(loaded))) {
         log.info('not repairing drift: the namespace is being deleted');
@@ -235,10 +247,16 @@ export class Reconciler {
         return obj ? this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, []) : 0;
       }
       cause = 'repair';
-    } else this.seen.add(uid);
+    }
+    // Seen (its resume done) only once the finalizer is on: a patch that found the object changed starts it over.
+    const seen = () => {
+      if (!repairing) this.seen.add(uid);
+    };
     if (!cause) {
       const obj = await finalized;
-      return obj ? this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted) : 0;
+      if (!obj) return 0;
+      seen();
+      return this.settle(obj, desired, progress, inventory, view, { results: {}, events: [] }, undefined, drifted);
     }
 
     const ready = async (): Promise<KubeObject> => (await finalized) ?? Promise.reject(new Error('the object changed before the finalizer went on'));
@@ -246,6 +264,7 @@ export class Reconciler {
     // A failed finalizer patch fails here as it is (the steps stopped before any side effect); a changed object starts again.
     const obj = await finalized;
     if (!obj) return 0;
+    seen();
     if (this.driftMode === 'correct') {
       // Only a repair that went through says so; a failed one is reported by its own failure, and tried again.
       for (const d of drifted) {

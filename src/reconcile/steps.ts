@@ -32,6 +32,17 @@ class Cancelled extends Error {
   override name = 'Cancelled';
 }
 
+/** What the caller was writing before the first side effect failed: not the step's failure, nor its attempt. */
+class NotReady extends Error {
+  override name = 'NotReady';
+}
+
+/** `ready`, with its failure told apart from the step's own. */
+const gate = (ready: () => Promise<KubeObject>) => () =>
+  ready().catch((err: unknown) => {
+    throw new NotReady((err as Error).message, { cause: err });
+  });
+
 export function pastTense(cause: Cause): string {
   return { create: 'Created', update: 'Updated', delete: 'Deleted', resume: 'Resumed', repair: 'Repaired', timer: 'Timer' }[cause];
 }
@@ -78,7 +89,7 @@ export class Steps {
       try {
         if (this.deps.signal.aborted) throw new Cancelled('cancelled before the step started');
         if (step.kind === 'handler') obj = await ready();
-        const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view), step.kind === 'kustomize' ? ready : undefined);
+        const run = await this.attempt(step, obj, cause, retry, extra, log, this.recorder(step, inventory, view), step.kind === 'kustomize' ? gate(ready) : undefined);
         if (run.result && typeof run.result === 'object') out.results[step.id] = run.result;
         if (run.applied) {
           run.applied.forEach((o) => view.applied(o));
@@ -220,6 +231,7 @@ export class Steps {
     const options = step.kind === 'handler' ? step.options : {};
     log.debug({ handler: step.id, cause }, 'handler started');
     let ok = false;
+    let attempted = true;
     try {
       const run = await runAttempt(
         async (signal): Promise<{ result: HandlerResult; applied?: KubeObject[] }> => {
@@ -236,9 +248,12 @@ export class Steps {
       );
       ok = true;
       return run;
+    } catch (err) {
+      attempted = !(err instanceof NotReady);
+      throw err;
     } finally {
       log.debug({ handler: step.id, cause }, 'handler finished');
-      this.deps.onStep?.({ operator: this.deps.operator.name, handler: step.id, cause, ok, durationMs: performance.now() - started });
+      if (attempted) this.deps.onStep?.({ operator: this.deps.operator.name, handler: step.id, cause, ok, durationMs: performance.now() - started });
     }
   }
 

@@ -168,6 +168,31 @@ describe('reconcile core under faults', () => {
     expect((await getJson(['deployment', 'revert-demo-deploy', '-n', ns])).spec.replicas).toBe(2);
   });
 
+  it('fails every object of a batch killed by its timeout at once, without splitting it, and each retries on its own backoff', async () => {
+    const names = ['slow-a', 'slow-b', 'slow-c', 'slow-d'];
+    // Any batch that holds slow-a hangs past the 2 s kubectl timeout.
+    await setRules([{ verb: 'apply', name: 'slow-a', delayMs: 30_000 }]);
+    operator(['--kubectl-timeout', '2', '--batch-window', '1000']);
+    await applyObjects(...names.map((n) => sampleObj(ns, n, 1)));
+    for (const n of names) {
+      await waitFor(`${n} ApplyFailed`, async () => {
+        const ready = readyCondition(await sample(n));
+        return ready?.reason === 'ApplyFailed' && ready.message.includes('timed out');
+      }, 30_000, 100);
+    }
+    const runs = (await journal()).filter((r) => r.verb === 'apply' && names.some((n) => r.names.includes(n)));
+    const [first, ...later] = runs.filter((r) => r.event === 'start');
+    expect(first!.names).toContain('slow-a');
+    expect(first!.names.length).toBeGreaterThan(1);
+    const firstEnd = runs.find((r) => r.run === first!.run && r.event !== 'start')!;
+    expect(firstEnd.event).toBe('killed');
+    // Halves of a split would start the moment the batch was killed; a retry waits out its backoff (1 s ± 20 %).
+    for (const r of later) expect(r.t - firstEnd.t).toBeGreaterThanOrEqual(500);
+
+    await setRules([]);
+    for (const n of names) await readyAt(n, 1, 60_000);
+  });
+
   it('stops leading, and kills its kubectl, by its renew deadline while the API server hangs unanswered', async () => {
     const lease = 'e2e-core-hang-lease';
     await setRules([{ verb: 'apply', name: 'hung', delayMs: 60_000 }]);

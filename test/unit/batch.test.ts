@@ -68,6 +68,20 @@ describe('kubectl batches', () => {
     expect(k.runs.filter((r) => r.uids.length === 1).map((r) => r.uids[0]).sort()).toEqual(['c', 'd', 'e', 'f']);
   });
 
+  it('fails every object of a batch killed by its timeout with that timeout, without splitting it', async () => {
+    const k = fakeKubectl();
+    const timingOut: KubectlRunner = async (args, opts) => {
+      const r = await k.run(args, opts);
+      return { ...r, exitCode: 1, stdout: '', stderr: 'kubectl timed out and was killed', timedOut: true };
+    };
+    const uids = ['a', 'b', 'c', 'd'];
+    const batcher = new KubectlBatcher({ kubectl: timingOut, active: () => uids.length }, { windowMs: 50, max: 10 });
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid)));
+    const settled = await Promise.allSettled(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
+    expect(settled.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : 'ok'))).toEqual(uids.map(() => expect.stringContaining('timed out')));
+    expect(k.runs).toEqual([{ verb: 'apply', uids }]);
+  });
+
   it('runs the halves of a failed batch one after another, so a batch where everything fails never has two kubectl processes at once', async () => {
     const k = fakeKubectl();
     let running = 0;

@@ -296,7 +296,8 @@ describe('reconcile: create, update, nothing to do', () => {
 
   it('starts again from the object when it changed before the finalizer went on, instead of applying an unvalidated spec', async () => {
     const k = fakeKubectl();
-    const w = world(sample, { spec: { count: 1 } }, k);
+    const attempts: Array<{ ok: boolean }> = [];
+    const w = world(sample, { spec: { count: 1 } }, k, { onStep: (o) => void attempts.push(o) });
     let first = true;
     w.api.failWhen = (method, path) => {
       if (method !== 'PATCH' || path.endsWith('/status') || !first) return undefined;
@@ -306,8 +307,11 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(await w.run()).toBe(0);
     expect(k.calls).toHaveLength(0);
     expect(w.statusWrites()).toBe(0);
+    // Not a failed attempt of the step (its metrics): the step did nothing wrong, the object changed.
+    expect(attempts).toEqual([]);
     await w.run();
     expect(k.calls).toHaveLength(1);
+    expect(attempts).toMatchObject([{ ok: true }]);
   });
 
   it('builds and checks the work dir while its finalizer patch is in flight, and applies only once the finalizer is on', async () => {
@@ -595,6 +599,26 @@ describe('reconcile: handlers', () => {
     await w.run(restarted);
     await w.run(restarted);
     expect(resumed).toEqual(['a']);
+  });
+
+  it('still runs its resume handlers after a finalizer patch that found the object changed', async () => {
+    const resumed: string[] = [];
+    const operator = op()
+      .onCreate('thing_create', () => undefined)
+      .onResume('thing_resume', (ctx) => void resumed.push(ctx.name))
+      .onDelete('thing_delete', () => undefined);
+    const w = world(operator);
+    await w.run();
+    // The finalizer removed by hand; a restarted process puts it back, and its first patch meets a conflict.
+    await w.patch({ metadata: { finalizers: null } });
+    let conflicts = 1;
+    w.api.failWhen = (method, path) => (method === 'PATCH' && path === w.path && conflicts-- > 0 ? new ApiError(409, 'the object has been modified', 'Conflict') : undefined);
+    const restarted = w.reconciler();
+    expect(await w.run(restarted)).toBe(0);
+    expect(resumed).toEqual([]);
+    await w.run(restarted);
+    expect(resumed).toEqual(['a']);
+    expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
   });
 
   it('adds no finalizer when there are no delete steps', async () => {
