@@ -151,4 +151,9 @@ describe('the kustomate install base', () => {
     const snapshot = (await fs.readFile('test/e2e/fixtures/rbac-can-i.txt', 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'));
     expect(await permissions(ns)).toEqual([...snapshot].sort());
   });
+
+  it('holds in its own namespace, besides, only what leader election needs: its Lease, to get, create and renew', async () => {
+    const everywhere = new Set(await permissions(ns));
+    expect((await permissions('kustomate-system')).filter((p) => !everywhere.has(p))).toEqual(['leases.coordination.k8s.io [get create update]']);
+  });
 });
