@@ -224,14 +224,13 @@ export class Controller {
    */
   private childOwnerKey(operator: Operator<any>, child: KubeObject): string | undefined {
     const scope = this.opts.namespaces;
-    let key: string | undefined;
-    if (child.metadata.namespace) key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
-    else {
-      const uid = child.metadata.annotations?.[OWNER_UID_ANNOTATION];
-      const owner = uid ? this.watchers.map((w) => w.find(uid)).find((o) => o !== undefined) : undefined;
-      if (uid && owner?.namespace && scope.accepts(owner.namespace)) key = keyOf(operator.name, { namespace: owner.namespace, name: owner.name, uid });
+    if (child.metadata.namespace) {
+      const key = scope.accepts(child.metadata.namespace) ? ownerKey(operator, child) : undefined;
+      return key && this.watchers.some((w) => w.has(uidOfKey(key))) ? key : undefined;
     }
-    return key && this.watchers.some((w) => w.has(uidOfKey(key))) ? key : undefined;
+    const uid = child.metadata.annotations?.[OWNER_UID_ANNOTATION];
+    const owner = uid ? this.watchers.map((w) => w.find(uid)).find((o) => o !== undefined) : undefined;
+    return uid && owner?.namespace && scope.accepts(owner.namespace) ? keyOf(operator.name, { namespace: owner.namespace, name: owner.name, uid }) : undefined;
   }
 
   /** False when the kind is not served. A cluster-scoped kind has one watch; a namespaced one, one per namespace watched. */

@@ -155,6 +155,38 @@ describe('reconcile core under faults', () => {
     expect(JSON.parse(ready.status.kustomate.lastHandled)).toEqual({ spec: { count: 2 } });
   });
 
+  it('applies nothing while an admission policy refuses its finalizer, and applies once the finalizer goes on', async () => {
+    const policy = denyPolicy(
+      'e2e-core-block-finalizer',
+      ns,
+      [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples'], operations: ['UPDATE'] }],
+      '!has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0',
+      'finalizers are blocked for this test',
+    );
+    await applyObjects(...policy);
+    try {
+      await applyObjects(sampleObj(ns, 'finalizer-probe', 1));
+      await waitFor('the policy in force', async () => {
+        // A dry run is admitted (or refused) as a real write is, and leaves no finalizer behind when it is not refused.
+        const r = await k(['patch', 'sample', 'finalizer-probe', '-n', ns, '--dry-run=server', '--type=merge', '-p', '{"metadata":{"finalizers":["e2e.kustomate.io/probe"]}}'], { reject: false });
+        return r.stderr.includes('blocked for this test');
+      }, 30_000);
+      operator();
+      await applyObjects(sampleObj(ns, 'guarded', 1));
+      // The work dir may be built meanwhile; nothing of it reaches the cluster before the finalizer is on.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect((await sample('guarded')).metadata.finalizers).toBeUndefined();
+      expect(await applies('guarded')).toEqual([]);
+      expect(await getJson(['deployment', 'guarded-demo-deploy', '-n', ns])).toBeUndefined();
+    } finally {
+      await k(['delete', 'validatingadmissionpolicybinding', 'e2e-core-block-finalizer', '--ignore-not-found']);
+      await k(['delete', 'validatingadmissionpolicy', 'e2e-core-block-finalizer', '--ignore-not-found']);
+    }
+    const ready = await readyAt('guarded', 1, 90_000);
+    expect(ready.metadata.finalizers).toEqual(['kustomate.io/finalizer']);
+    expect(await getJson(['deployment', 'guarded-demo-deploy', '-n', ns])).toBeDefined();
+  });
+
   it('heals a failed update that the user reverts: Ready=True again, retry state gone', async () => {
     await setRules([{ verb: 'apply', name: 'revert', replicas: 5, fail: true }]);
     operator();
