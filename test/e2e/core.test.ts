@@ -132,45 +132,41 @@ describe('reconcile core under faults', () => {
     expect(seenFinal).toBe(true);
   });
 
-  it('writes Ready once a status write that an admission policy blocked is allowed again', async () => {
-    const policy = denyPolicy('e2e-core-block-status', ns, [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples/status'], operations: ['UPDATE'] }], 'false', 'status writes are blocked for this test');
-    await applyObjects(...policy);
+  /**
+   * Runs `fn` while an admission policy refuses the UPDATEs of `resource` (samples, or samples/status) that
+   * `expression` rejects. A policy takes effect within a few seconds: `probe`, a kubectl write it must refuse, tells when.
+   */
+  const whileRefused = async (name: string, resource: string, expression: string, probe: string[], fn: () => Promise<void>) => {
+    const message = `${name}: refused for this test`;
+    await applyObjects(...denyPolicy(name, ns, [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: [resource], operations: ['UPDATE'] }], expression, message));
     try {
-      // Policies take effect within a few seconds; wait until a status write is really refused.
-      await applyObjects(sampleObj(ns, 'probe', 1));
-      await waitFor('the policy in force', async () => {
-        const r = await k(['patch', 'sample', 'probe', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"probe":1}}'], { reject: false });
-        return r.stderr.includes('blocked for this test');
-      }, 30_000);
+      await waitFor('the policy in force', async () => (await k(probe, { reject: false })).stderr.includes(message), 30_000);
+      await fn();
+    } finally {
+      await k(['delete', 'validatingadmissionpolicybinding', name, '--ignore-not-found']);
+      await k(['delete', 'validatingadmissionpolicy', name, '--ignore-not-found']);
+    }
+  };
+
+  it('writes Ready once a status write that an admission policy blocked is allowed again', async () => {
+    await applyObjects(sampleObj(ns, 'probe', 1));
+    const probe = ['patch', 'sample', 'probe', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"probe":1}}'];
+    await whileRefused('e2e-core-block-status', 'samples/status', 'false', probe, async () => {
       operator();
       await applyObjects(sampleObj(ns, 'blocked', 2));
       await waitFor('the Deployment applied', async () => (await getJson(['deployment', 'blocked-demo-deploy', '-n', ns]))?.spec.replicas === 2, 30_000);
       await new Promise((r) => setTimeout(r, 3_000));
       expect(readyCondition(await sample('blocked'))).toBeUndefined();
-    } finally {
-      await k(['delete', 'validatingadmissionpolicybinding', 'e2e-core-block-status', '--ignore-not-found']);
-      await k(['delete', 'validatingadmissionpolicy', 'e2e-core-block-status', '--ignore-not-found']);
-    }
+    });
     const ready = await readyAt('blocked', 1, 90_000);
     expect(JSON.parse(ready.status.kustomate.lastHandled)).toEqual({ spec: { count: 2 } });
   });
 
   it('applies nothing while an admission policy refuses its finalizer, and applies once the finalizer goes on', async () => {
-    const policy = denyPolicy(
-      'e2e-core-block-finalizer',
-      ns,
-      [{ apiGroups: ['nuvolaris.org'], apiVersions: ['*'], resources: ['samples'], operations: ['UPDATE'] }],
-      '!has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0',
-      'finalizers are blocked for this test',
-    );
-    await applyObjects(...policy);
-    try {
-      await applyObjects(sampleObj(ns, 'finalizer-probe', 1));
-      await waitFor('the policy in force', async () => {
-        // A dry run is admitted (or refused) as a real write is, and leaves no finalizer behind when it is not refused.
-        const r = await k(['patch', 'sample', 'finalizer-probe', '-n', ns, '--dry-run=server', '--type=merge', '-p', '{"metadata":{"finalizers":["e2e.kustomate.io/probe"]}}'], { reject: false });
-        return r.stderr.includes('blocked for this test');
-      }, 30_000);
+    await applyObjects(sampleObj(ns, 'finalizer-probe', 1));
+    // A dry run is admitted (or refused) as a real write is, and leaves no finalizer behind when it is not refused.
+    const probe = ['patch', 'sample', 'finalizer-probe', '-n', ns, '--dry-run=server', '--type=merge', '-p', '{"metadata":{"finalizers":["e2e.kustomate.io/probe"]}}'];
+    await whileRefused('e2e-core-block-finalizer', 'samples', '!has(object.metadata.finalizers) || size(object.metadata.finalizers) == 0', probe, async () => {
       operator();
       await applyObjects(sampleObj(ns, 'guarded', 1));
       // The work dir may be built meanwhile; nothing of it reaches the cluster before the finalizer is on.
@@ -178,10 +174,7 @@ describe('reconcile core under faults', () => {
       expect((await sample('guarded')).metadata.finalizers).toBeUndefined();
       expect(await applies('guarded')).toEqual([]);
       expect(await getJson(['deployment', 'guarded-demo-deploy', '-n', ns])).toBeUndefined();
-    } finally {
-      await k(['delete', 'validatingadmissionpolicybinding', 'e2e-core-block-finalizer', '--ignore-not-found']);
-      await k(['delete', 'validatingadmissionpolicy', 'e2e-core-block-finalizer', '--ignore-not-found']);
-    }
+    });
     const ready = await readyAt('guarded', 1, 90_000);
     expect(ready.metadata.finalizers).toEqual(['kustomate.io/finalizer']);
     expect(await getJson(['deployment', 'guarded-demo-deploy', '-n', ns])).toBeDefined();
