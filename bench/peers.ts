@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from '../src/kube/config.ts';
-import { KubeApi } from '../src/kube/api.ts';
+import { ApiError, KubeApi } from '../src/kube/api.ts';
 import { DEFAULT_BASES_DIR } from '../src/kustomize/bases.ts';
 import { createWorkdir } from '../src/kustomize/workdir.ts';
 import { sample } from '../src/operators/sample/index.ts';
@@ -61,10 +61,30 @@ const samples = (ns: string, n: number, prefix = 's') =>
  * client rather than by the operator under test.
  */
 const CREATE_AT_ONCE = 32;
+
+/**
+ * One create, tried again as any client would when a loaded API server answers 429 or 5xx ("resource quota
+ * evaluation timed out" while kopf runs a thousand kubectl processes) or does not answer in time; a 409 after such
+ * an attempt means the first one went through.
+ */
+async function createOne(ns: string, sample: ReturnType<typeof samples>[number]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await api.request('POST', `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`, { body: sample });
+      return;
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : undefined;
+      if (status === 409 && attempt > 1) return;
+      const again = status === undefined ? (err as Error).name === 'AbortError' || (err as Error).name === 'TimeoutError' : status === 429 || status >= 500;
+      if (!again || attempt >= 5) throw err;
+      await sleep(500 * attempt);
+    }
+  }
+}
 async function createAtOnce(ns: string, n: number): Promise<void> {
   const pending = samples(ns, n);
   const worker = async () => {
-    for (let s = pending.shift(); s; s = pending.shift()) await api.request('POST', `/apis/nuvolaris.org/v1/namespaces/${ns}/samples`, { body: s });
+    for (let s = pending.shift(); s; s = pending.shift()) await createOne(ns, s);
   };
   await Promise.all(Array.from({ length: CREATE_AT_ONCE }, worker));
 }

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
-import { DEFAULT_BATCH, DEFAULT_CONCURRENCY, UNBATCHED_CONCURRENCY } from '../kustomize/batch.ts';
+import { DEFAULT_BATCH, DEFAULT_CONCURRENCY, UNBATCHED_CONCURRENCY, WINDOWS_AT_MOST } from '../kustomize/batch.ts';
 import { InputError } from '../render/render.ts';
 import { bundleCommand } from './bundle.ts';
 import { DiffError, diffCommand } from './diff.ts';
@@ -57,7 +57,7 @@ program
   .addOption(new Option('--context <name>', 'kubeconfig context (else the current one)').env('KUSTOMATE_CONTEXT'))
   .addOption(kubectlOption())
   .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
-  .addOption(new Option('--batch-window <ms>', 'how long a work dir waits for others to share its kubectl kustomize and kubectl apply -k (a burst); none when every running reconcile is waiting already').argParser(wholeNumber).default(DEFAULT_BATCH.windowMs))
+  .addOption(new Option('--batch-window <ms>', `how long a batch waits for another work dir to share its kubectl kustomize and kubectl apply -k (a burst): each one that joins starts it again, up to ${WINDOWS_AT_MOST} windows in all; no wait when every running reconcile is waiting already`).argParser(wholeNumber).default(DEFAULT_BATCH.windowMs))
   .addOption(new Option('--batch-max <n>', 'the most work dirs one kubectl process takes').argParser(positiveInt).default(DEFAULT_BATCH.max))
   .option('--no-batch', 'one kubectl process per work dir, never shared')
   .addOption(basesOption())

@@ -1,8 +1,9 @@
 // Why: a small typed door to the Kubernetes REST API, with status codes kept (409, 410, 429 drive retries).
-import http from 'node:http';
+import type httpTypes from 'node:http';
+import { http } from './node-http.ts';
 import https from 'node:https';
 import { createInterface } from 'node:readline';
-import type { ClusterAccess } from './credentials.ts';
+import type { ClusterAccess, ConnectionUse } from './credentials.ts';
 
 export interface ResourceRef {
   group: string;
@@ -71,6 +72,11 @@ export interface RequestOptions {
   contentType?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  /**
+   * Sent on a connection of its own, never queued behind the reconciles' requests (at most REQUEST_CONNECTIONS at
+   * once): the leader's Lease, whose renewal must not wait for a burst.
+   */
+  urgent?: boolean;
 }
 
 /** The subset of the API the runtime uses; unit tests substitute it. */
@@ -85,7 +91,7 @@ function parseRetryAfter(value: string | null): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-async function readAll(res: http.IncomingMessage): Promise<string> {
+async function readAll(res: httpTypes.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString();
@@ -98,7 +104,7 @@ export class KubeApi implements Api {
   }
 
   /** Sends one request; resolves with the response once its headers are in, rejects with ApiError on 4xx/5xx. */
-  private async send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+  private async send(method: string, path: string, opts: RequestOptions, use: ConnectionUse = 'request'): Promise<httpTypes.IncomingMessage> {
     const url = new URL(this.access.server + path);
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
@@ -107,12 +113,21 @@ export class KubeApi implements Api {
       headers['content-type'] = opts.contentType ?? 'application/json';
       headers['content-length'] = Buffer.byteLength(body);
     }
-    const signals = [opts.signal, opts.timeoutMs ? AbortSignal.timeout(opts.timeoutMs) : undefined].filter((x): x is AbortSignal => x !== undefined);
-    const signal = signals.length ? AbortSignal.any(signals) : undefined;
-    const agent = await this.access.agent();
-    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, resolve);
-      req.on('error', reject);
+    const signal = opts.signal;
+    const agent = await this.access.agent(use);
+    const res = await new Promise<httpTypes.IncomingMessage>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (r) => {
+        signal?.removeEventListener('abort', abandon);
+        resolve(r);
+      });
+      // A request waiting for a free connection ignores its signal until it gets one: give up on it at once.
+      const abandon = () => reject(signal?.reason instanceof Error ? signal.reason : new DOMException('the request was aborted', 'AbortError'));
+      if (signal?.aborted) abandon();
+      else signal?.addEventListener('abort', abandon, { once: true });
+      req.on('error', (err) => {
+        signal?.removeEventListener('abort', abandon);
+        reject(err);
+      });
       req.end(body);
     });
     const status = res.statusCode ?? 0;
@@ -133,15 +148,41 @@ export class KubeApi implements Api {
   }
 
   async request<T = unknown>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, { timeoutMs: 30_000, ...opts });
-    return JSON.parse(await readAll(res)) as T;
+    const limit = withTimeout(opts, 30_000);
+    try {
+      const res = await this.send(method, path, limit.opts, opts.urgent ? 'urgent' : 'request');
+      return JSON.parse(await readAll(res)) as T;
+    } finally {
+      limit.clear();
+    }
   }
 
   /** Opens a streaming GET (a watch) and yields its lines; ends when the server closes the stream. */
   async stream(path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
-    const res = await this.send('GET', path, opts);
-    return createInterface({ input: res, crlfDelay: Infinity });
+    const limit = withTimeout(opts);
+    try {
+      const res = await this.send('GET', path, limit.opts, 'watch');
+      res.once('close', limit.clear);
+      return createInterface({ input: res, crlfDelay: Infinity });
+    } catch (err) {
+      limit.clear();
+      throw err;
+    }
   }
+}
+
+/**
+ * The request's signal, aborted also when `timeoutMs` (or `fallbackMs`) is up; `clear` ends the timer once the
+ * request is over. Not AbortSignal.timeout: its timer cannot be cleared, so every request would leave one behind
+ * for its whole timeout, thousands of them in a burst.
+ */
+function withTimeout(opts: RequestOptions, fallbackMs?: number): { opts: RequestOptions; clear: () => void } {
+  const ms = opts.timeoutMs ?? fallbackMs;
+  if (!ms) return { opts, clear: () => {} };
+  const timer = new AbortController();
+  const handle = setTimeout(() => timer.abort(new DOMException(`the request timed out after ${ms} ms`, 'TimeoutError')), ms);
+  const signal = opts.signal ? AbortSignal.any([opts.signal, timer.signal]) : timer.signal;
+  return { opts: { ...opts, signal }, clear: () => clearTimeout(handle) };
 }
 
 export const patchContentType = (type: PatchType): string => PATCH_CONTENT[type];

@@ -1,14 +1,32 @@
 // Why: turns a kubeconfig context (or the pod's service account) into what each API request carries.
 import fs from 'node:fs';
-import http from 'node:http';
+import type httpTypes from 'node:http';
+import { http } from './node-http.ts';
 import https from 'node:https';
 import path from 'node:path';
 import type { ClusterEntry, ExecConfig, UserEntry } from './kubeconfig.ts';
 
-/** How requests reach one cluster: its URL, a connection pool with the TLS settings, and the auth headers. */
+/**
+ * What a connection is for: a request that ends soon, a watch that holds its connection for minutes, or an urgent
+ * request that must not wait for a free connection (the leader's Lease).
+ */
+export type ConnectionUse = 'request' | 'watch' | 'urgent';
+
+/**
+ * The most connections requests use at once; more wait for a free one. Each TLS connection holds tens of KB in this
+ * process and in the API server, and a burst of reconciles would otherwise open one per request in flight. client-go
+ * sends everything over one HTTP/2 connection; node's https speaks HTTP/1.1, one request per connection at a time.
+ */
+export const REQUEST_CONNECTIONS = 32;
+
+/** How requests reach one cluster: its URL, connection pools with the TLS settings, and the auth headers. */
 export interface ClusterAccess {
   server: string;
-  agent(): Promise<http.Agent>;
+  /**
+   * The pool for this use: watches and urgent requests have their own, so however many watches there are and however
+   * many requests wait, they still find a connection.
+   */
+  agent(use?: ConnectionUse): Promise<httpTypes.Agent>;
   headers(): Promise<Record<string, string>>;
   /** The server said 401: credentials from a plugin or a file are fetched again on the next request. */
   invalidate(): void;
@@ -66,7 +84,7 @@ export function clusterAccess(cluster: ClusterEntry, user: UserEntry): ClusterAc
   const secure = cluster.server.startsWith('https:');
   const source = user.exec ? () => runExec(user.exec!) : user.tokenFile && !user.token ? async () => readTokenFile(user.tokenFile!) : undefined;
   let issued: Promise<Issued> | undefined;
-  let pool: { forCert: string | undefined; agent: http.Agent } | undefined;
+  let pool: { forCert: string | undefined; agents: Record<ConnectionUse, httpTypes.Agent> } | undefined;
 
   const current = async (): Promise<Issued> => {
     if (!source) return { token: user.token, cert: user.cert, key: user.key };
@@ -87,23 +105,26 @@ export function clusterAccess(cluster: ClusterEntry, user: UserEntry): ClusterAc
 
   return {
     server: cluster.server.replace(/\/$/, ''),
-    async agent() {
+    async agent(use: ConnectionUse = 'request') {
       const creds = await current();
       const cert = creds.cert ?? user.cert;
-      if (pool && pool.forCert === cert) return pool.agent;
-      pool?.agent.destroy();
-      const made = secure
-        ? new https.Agent({
-            keepAlive: true,
-            ca: cluster.ca,
-            cert,
-            key: creds.key ?? user.key,
-            rejectUnauthorized: !cluster.insecureSkipTlsVerify,
-            servername: cluster.tlsServerName,
-          })
-        : new http.Agent({ keepAlive: true });
-      pool = { forCert: cert, agent: made };
-      return made;
+      if (!pool || pool.forCert !== cert) {
+        for (const old of Object.values(pool?.agents ?? {})) old.destroy();
+        const made = (maxSockets: number): httpTypes.Agent =>
+          secure
+            ? new https.Agent({
+                keepAlive: true,
+                maxSockets,
+                ca: cluster.ca,
+                cert,
+                key: creds.key ?? user.key,
+                rejectUnauthorized: !cluster.insecureSkipTlsVerify,
+                servername: cluster.tlsServerName,
+              })
+            : new http.Agent({ keepAlive: true, maxSockets });
+        pool = { forCert: cert, agents: { request: made(REQUEST_CONNECTIONS), watch: made(Infinity), urgent: made(Infinity) } };
+      }
+      return pool.agents[use];
     },
     async headers(): Promise<Record<string, string>> {
       const creds = await current();

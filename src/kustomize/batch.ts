@@ -12,7 +12,7 @@ import { OWNER_UID_ANNOTATION } from './labels.ts';
 import { workdirPrefix } from './workdir.ts';
 
 export interface BatchOptions {
-  /** How long the first work dir of a batch waits for others (ms), unless every running reconcile has joined. */
+  /** How long a batch waits for another work dir to join (ms), unless every running reconcile has joined. */
   windowMs: number;
   /** The most work dirs one kubectl process takes. */
   max: number;
@@ -20,9 +20,13 @@ export interface BatchOptions {
 
 export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 50 };
 
+/** The longest a batch waits for more work dirs, in windows: each one that joins starts the window again, up to this. */
+export const WINDOWS_AT_MOST = 10;
+
 /**
  * Reconciles in flight at once. With batching they share kubectl processes, so many in flight make big batches and
- * cost little more than their work dirs; without it each runs its own kubectl, so fewer.
+ * cost little more than their work dirs (their API requests share REQUEST_CONNECTIONS connections); without it each
+ * runs its own kubectl, so fewer.
  */
 export const DEFAULT_CONCURRENCY = 64;
 export const UNBATCHED_CONCURRENCY = 16;
@@ -58,6 +62,8 @@ export class KubectlBatcher {
   private readonly opts: BatchOptions;
   private readonly queues: { render: Item<KubeObject[]>[]; apply: Item<ApplyOutput>[] } = { render: [], apply: [] };
   private readonly timers: Partial<Record<Op, ReturnType<typeof setTimeout>>> = {};
+  /** When the first work dir of the batch being gathered arrived. */
+  private readonly since: Partial<Record<Op, number>> = {};
   private readonly running: Record<Op, number> = { render: 0, apply: 0 };
 
   constructor(deps: BatcherDeps, opts: BatchOptions = DEFAULT_BATCH) {
@@ -89,20 +95,26 @@ export class KubectlBatcher {
   }
 
   /**
-   * A batch goes when it is full, when every running reconcile waits here (nobody else can join), or when the
-   * window is over; but never while another process of the same kind runs: what queues meanwhile goes as one
-   * batch when it ends (group commit), so batches grow with the load instead of with the window.
+   * A batch goes when it is full, when every running reconcile waits here (nobody else can join), or when no work
+   * dir has joined for the window (each one that joins starts it again, up to WINDOWS_AT_MOST windows in all): in
+   * a burst, work dirs arrive one after another for as long as their reconciles take to get here, and the first
+   * batch takes them all instead of the first few. Never while another process of the same kind runs: what queues
+   * meanwhile goes as one batch when it ends (group commit), so batches grow with the load.
    */
   private schedule(op: Op): void {
     if (this.running[op] > 0) return;
     const queue = this.queues[op];
     if (queue.length >= this.opts.max || this.waiting >= this.deps.active() || this.opts.windowMs === 0) return this.flush(op);
-    this.timers[op] ??= setTimeout(() => this.flush(op), this.opts.windowMs);
+    const now = performance.now();
+    const since = (this.since[op] ??= now);
+    clearTimeout(this.timers[op]);
+    this.timers[op] = setTimeout(() => this.flush(op), Math.max(0, Math.min(this.opts.windowMs, since + this.opts.windowMs * WINDOWS_AT_MOST - now)));
   }
 
   private flush(op: Op): void {
     clearTimeout(this.timers[op]);
     delete this.timers[op];
+    delete this.since[op];
     const queue = this.queues[op] as Item<unknown>[];
     if (queue.length === 0) return;
     // One item per custom resource in a batch: its objects are told apart by its uid.

@@ -1,5 +1,5 @@
 // Why: /healthz, /readyz and /metrics over plain HTTP, for kubelet probes and Prometheus.
-import http from 'node:http';
+import { http } from '../kube/node-http.ts';
 import type { AddressInfo } from 'node:net';
 import type { Metrics } from './metrics.ts';
 

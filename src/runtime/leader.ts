@@ -119,12 +119,13 @@ export class LeaderElector {
     const me = this.o.identity;
     let lease: Lease;
     try {
-      lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal });
+      lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal, urgent: true });
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 404)) throw err;
       try {
         await this.o.api.request('POST', this.path, {
           signal,
+          urgent: true,
           body: {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
@@ -159,7 +160,7 @@ export class LeaderElector {
     };
     try {
       // PUT with the resourceVersion we read: a concurrent writer makes it fail with 409 instead of both winning.
-      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal, body: { ...lease, spec: next } });
+      await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, { signal, urgent: true, body: { ...lease, spec: next } });
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) return false;
       throw err;
@@ -176,10 +177,11 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`);
+      const lease = await this.o.api.request<Lease>('GET', `${this.path}/${encodeURIComponent(this.o.name)}`, { urgent: true });
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       const now = microTime(this.o.now());
       await this.o.api.request('PUT', `${this.path}/${encodeURIComponent(this.o.name)}`, {
+        urgent: true,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now } },
       });
       this.o.logger.info({ lease: `${this.o.namespace}/${this.o.name}` }, 'released the lease');

@@ -3,10 +3,10 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import type { KubectlRunner } from '../../src/kubectl/runner.ts';
-import { KubectlBatcher } from '../../src/kustomize/batch.ts';
+import { KubectlBatcher, WINDOWS_AT_MOST } from '../../src/kustomize/batch.ts';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-batch-'));
 afterAll(() => fs.rm(root, { recursive: true, force: true }));
@@ -130,5 +130,53 @@ describe('kubectl batches', () => {
     await Promise.all(dirs.map((d, i) => batcher.render(d, ['a', 'a', 'b', 'c', 'd'][i]!)));
     expect(k.runs.every((r) => r.uids.length <= 2 && new Set(r.uids).size === r.uids.length)).toBe(true);
     expect(k.runs.flatMap((r) => r.uids).sort()).toEqual(['a', 'a', 'b', 'c', 'd']);
+  });
+
+  // On fake time (setTimeout and performance.now), so a slow machine cannot stretch the gaps; the work dirs are
+  // made before, and kubectl's stand-in runs on real time after.
+  const fakeTime = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+
+  it('keeps gathering while work dirs arrive within the window of each other, so a burst makes one batch', async () => {
+    const k = fakeKubectl();
+    const uids = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i'];
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid)));
+    // Many reconciles run (nobody waits for all of them), and one reaches the batcher every 30 ms: each inside the
+    // 100 ms window of the one before, though the last comes 240 ms after the first.
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 100 }, { windowMs: 100, max: 50 });
+    const applied: Array<Promise<unknown>> = [];
+    fakeTime();
+    try {
+      for (const [i, d] of dirs.entries()) {
+        applied.push(batcher.apply(d, uids[i]!));
+        await vi.advanceTimersByTimeAsync(30);
+      }
+      await vi.advanceTimersByTimeAsync(100);
+    } finally {
+      vi.useRealTimers();
+    }
+    await Promise.all(applied);
+    expect(k.runs).toEqual([{ verb: 'apply', uids }]);
+  });
+
+  it(`sends a batch ${WINDOWS_AT_MOST} windows after its first work dir however many keep arriving`, async () => {
+    const k = fakeKubectl();
+    const uids = Array.from({ length: 60 }, (_, i) => `u${i}`);
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid)));
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 1_000 }, { windowMs: 30, max: 1_000 });
+    const applied: Array<Promise<unknown>> = [];
+    fakeTime();
+    try {
+      // One every 10 ms: the batch goes at 30 ms × WINDOWS_AT_MOST with those that came before; the rest wait for
+      // that kubectl run to end, and go together after it.
+      for (const [i, d] of dirs.entries()) {
+        applied.push(batcher.apply(d, uids[i]!));
+        await vi.advanceTimersByTimeAsync(10);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    await Promise.all(applied);
+    expect(k.runs.map((r) => r.uids.length)).toEqual([WINDOWS_AT_MOST * 3, uids.length - WINDOWS_AT_MOST * 3]);
+    expect(k.runs[0]!.uids).toEqual(uids.slice(0, WINDOWS_AT_MOST * 3));
   });
 });

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { parse } from 'yaml';
 import { ApiError } from '../../src/kube/api.ts';
 import type { HandlerContext } from '../../src/operator/operator.ts';
-import { describeUrl, setDefaultDatabaseUrl, unreachable } from '../../src/operators/databasetable/connection.ts';
+import { CONNECTIONS_PER_DATABASE, Slots, describeUrl, setDefaultDatabaseUrl, unreachable } from '../../src/operators/databasetable/connection.ts';
 import { databasetable } from '../../src/operators/databasetable/index.ts';
 import { refusals } from '../../src/operators/databasetable/plan.ts';
 import { readSpec, tableOf } from '../../src/operators/databasetable/spec.ts';
@@ -184,3 +184,38 @@ describe('DatabaseTable handlers, before any database', () => {
     await expect(run).rejects.toMatchObject({ name: 'TemporaryError', reason: 'SecretNotFound' });
   });
 });
+
+describe('connections to one database', () => {
+  it(`holds at most ${CONNECTIONS_PER_DATABASE} at once; the next in line gets a slot as soon as one is given back`, async () => {
+    const slots = new Slots(CONNECTIONS_PER_DATABASE);
+    let holding = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 60 }, async () => {
+        const release = await slots.take();
+        most = Math.max(most, ++holding);
+        await new Promise((r) => setTimeout(r, 5));
+        holding--;
+        release();
+      }),
+    );
+    expect(most).toBe(CONNECTIONS_PER_DATABASE);
+    expect(slots.idle).toBe(true);
+  });
+
+  it('lets a waiter whose reconcile is cancelled leave the line, without taking a slot from the others', async () => {
+    const slots = new Slots(1);
+    const first = await slots.take();
+    const cancel = new AbortController();
+    const cancelled = slots.take(cancel.signal);
+    const next = slots.take();
+    cancel.abort(new Error('shutting down'));
+    await expect(cancelled).rejects.toThrow('shutting down');
+    first();
+    const release = await next;
+    release();
+    release(); // given back twice: counted once
+    expect(slots.idle).toBe(true);
+  });
+});
+

@@ -1,5 +1,5 @@
 // Why: where a DatabaseTable's database is (a Secret named in its spec, or the operator's default URL), one pg
-// connection per reconcile, and what a failure means: a database that cannot be reached is retried, never fatal.
+// connection per reconcile (at most CONNECTIONS_PER_DATABASE at once), and what a failure means: a database that cannot be reached is retried, never fatal.
 // The URL, and so the password, never goes into an error, a log line or a status.
 import type pg from 'pg';
 import { ApiError } from '../../kube/api.ts';
@@ -77,12 +77,78 @@ export function unreachable(err: unknown): boolean {
 }
 
 /**
+ * The most connections this process holds to one database at once. PostgreSQL refuses clients past its
+ * max_connections (100 by default, https://www.postgresql.org/docs/current/runtime-config-connection.html), a limit
+ * every client of the server shares, and a burst of DatabaseTables reconciled at once would otherwise open one each.
+ */
+export const CONNECTIONS_PER_DATABASE = 16;
+
+/** At most `size` holders at once; the others wait in turn, or stop waiting when their signal aborts. */
+export class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+  private readonly size: number;
+
+  constructor(size: number) {
+    this.size = size;
+  }
+
+  get idle(): boolean {
+    return this.used === 0 && this.waiting.length === 0;
+  }
+
+  /** Waits for a slot; resolves with the function that gives it back. */
+  async take(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.used < this.size) this.used++;
+    else {
+      await new Promise<void>((resolve, reject) => {
+        const turn = () => {
+          signal?.removeEventListener('abort', leave);
+          resolve();
+        };
+        const leave = () => {
+          this.waiting.splice(this.waiting.indexOf(turn), 1);
+          reject(signal!.reason);
+        };
+        this.waiting.push(turn);
+        signal?.addEventListener('abort', leave, { once: true });
+      });
+    }
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      // The slot passes straight to the next in line, or is freed.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.used--;
+    };
+  }
+}
+
+const slots = new Map<string, Slots>();
+
+/**
  * Connects to the table's database, runs `fn`, and always disconnects. An unreachable database becomes
  * TemporaryError(DatabaseUnavailable); other database errors (a lock held too long, data that breaks a new key)
  * are retried with the usual backoff; the handler's abort signal closes the connection.
  */
 export async function withDatabase<T>(ctx: HandlerContext<unknown>, table: Table, fn: (db: pg.Client, where: string) => Promise<T>): Promise<T> {
   const { url, where } = await locate(ctx, table);
+  let mine = slots.get(url);
+  if (!mine) slots.set(url, (mine = new Slots(CONNECTIONS_PER_DATABASE)));
+  const release = await mine.take(ctx.signal);
+  try {
+    return await connected(ctx, url, where, fn);
+  } finally {
+    release();
+    if (mine.idle) slots.delete(url);
+  }
+}
+
+/** withDatabase, once it holds one of the database's slots. */
+async function connected<T>(ctx: HandlerContext<unknown>, url: string, where: string, fn: (db: pg.Client, where: string) => Promise<T>): Promise<T> {
   // Loaded on first use: an operator process without DatabaseTables never holds the driver in memory.
   const { default: driver } = await import('pg');
   const client = new driver.Client({
