@@ -113,7 +113,7 @@ export class KubeApi implements Api {
       headers['content-type'] = opts.contentType ?? 'application/json';
       headers['content-length'] = Buffer.byteLength(body);
     }
-    const signal = opts.signal;
+    const { signal } = opts;
     const agent = await this.access.agent(use);
     const res = await new Promise<httpTypes.IncomingMessage>((resolve, reject) => {
       const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent, ...(signal ? { signal } : {}) }, (r) => {

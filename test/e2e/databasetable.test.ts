@@ -10,6 +10,7 @@ import pg, { escapeIdentifier, escapeLiteral } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { postgresStart, postgresStop } from '../../lab/postgres/postgres.ts';
+import { CONNECTIONS_PER_DATABASE } from '../../src/operators/databasetable/connection.ts';
 import { applyObjects, cleanNamespace, createNamespace, deleteNamespace, getJson, k, KUBECTL, kubeconfig, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
 
 const suffix = randomBytes(3).toString('hex');
@@ -288,6 +289,29 @@ describe('DatabaseTable operator on PostgreSQL', () => {
     await waitFor('orders-a gone', async () => (await dbt('orders-a')) === undefined, 90_000);
     expect(await columns('visits')).toEqual(['id bigint', 'path text', 'seen_at timestamp with time zone']);
     expect(await tables()).toEqual(['owned', 'pages', 'visits', 'wrong', 'x']);
+  });
+
+  it(`holds at most ${CONNECTIONS_PER_DATABASE} connections to the database at once when more DatabaseTables are created together`, async () => {
+    const burst = Array.from({ length: CONNECTIONS_PER_DATABASE + 8 }, (_, i) => `burst-${i}`);
+    // Every CREATE TABLE adds a row to pg_class: while pg_class is held, each create waits inside its connection.
+    const holder = new pg.Client({ connectionString: dbUrl() });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    const waiting = async () => (await sql("SELECT 1 FROM pg_stat_activity WHERE application_name = 'kustomate-databasetable' AND wait_event_type = 'Lock'")).length;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE pg_catalog.pg_class IN SHARE MODE');
+      await applyObjects(...burst.map((name) => table(name, { tableName: name.toUpperCase().replace('-', '_'), columns: [{ ID: 'int' }], primaryKey: 'ID' })));
+      await waitFor(`${CONNECTIONS_PER_DATABASE} creates waiting on the lock`, async () => (await waiting()) >= CONNECTIONS_PER_DATABASE, 8_000);
+      // The rest stay in line, without a connection, for as long as the lock is held (under the 10 s lock_timeout).
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await waiting()).toBe(CONNECTIONS_PER_DATABASE);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end().catch(() => undefined);
+    }
+    for (const name of burst) await settled(name, 'True');
+    expect((await tables()).filter((t) => t.startsWith('burst_'))).toHaveLength(burst.length);
   });
 });
 

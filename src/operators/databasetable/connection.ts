@@ -1,6 +1,7 @@
 // Why: where a DatabaseTable's database is (a Secret named in its spec, or the operator's default URL), one pg
-// connection per reconcile (at most CONNECTIONS_PER_DATABASE at once), and what a failure means: a database that cannot be reached is retried, never fatal.
-// The URL, and so the password, never goes into an error, a log line or a status.
+// connection per reconcile (at most CONNECTIONS_PER_DATABASE at once), and what a failure means: a database that
+// cannot be reached is retried, never fatal. The URL, and so the password, never goes into an error, a log line or
+// a status.
 import type pg from 'pg';
 import { ApiError } from '../../kube/api.ts';
 import { PermanentError, TemporaryError } from '../../operator/errors.ts';
