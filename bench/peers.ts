@@ -1,16 +1,20 @@
 // Why: kustomate side by side with its peers on the local control plane, in one run, as ratios: kopf running the
 // Nuvolaris demo2 operator made fair (bench/peers/demo2_fair.py), and bare sequential `kubectl apply -k`. A benchmark,
-// never a test. Run with the local cluster up: npm run cluster:up && npm run bench:peers [-- 50 200 1000]
+// never a test: npm run bench:peers [-- 50 200 1000]. Each peer's burst runs on a freshly started local cluster (this
+// deletes and re-creates it, as cluster:down and cluster:up do), warmed up by the same burst with no operator, so
+// every peer meets the same API server and none inherits what an earlier one left.
 import { execa, type ResultPromise } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { connect } from '../src/kube/config.ts';
 import { ApiError, KubeApi } from '../src/kube/api.ts';
 import { DEFAULT_BASES_DIR } from '../src/kustomize/bases.ts';
 import { createWorkdir } from '../src/kustomize/workdir.ts';
 import { sample } from '../src/operators/sample/index.ts';
 import { CACHE_DIR, KUBECONFIG, binPath } from '../lab/cluster/versions.ts';
+import { clusterDown, clusterUp } from '../lab/cluster/cluster.ts';
 import { installSampleCrd } from './crd.ts';
 import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { counterSum } from './metrics.ts';
@@ -23,7 +27,70 @@ const VENV = path.join(BENCH_DIR, 'kopf-venv');
 const COUNT_FILE = path.join(BENCH_DIR, 'kubectl-runs');
 const SHIM = path.resolve('bench/peers/kubectl-count.sh');
 const kubectlBin = binPath('kubectl');
-const api = new KubeApi(connect({ kubeconfig: KUBECONFIG }).access);
+/** Set by freshCluster(), which every burst and the single-Sample part start with; each cluster has new certificates. */
+let api!: KubeApi;
+
+/** The machine's CPU time so far, and how much of it was idle (the first line of /proc/stat, in clock ticks). */
+async function cpuTicks(): Promise<{ total: number; idle: number }> {
+  const fields = (await fs.readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal ...: idle and iowait are the idle ones.
+  return { total: fields.reduce((a, b) => a + b, 0), idle: fields[3]! + fields[4]! };
+}
+
+/**
+ * Waits until the machine has been at least 90 % idle for two seconds in a row (at most a minute): after the warm-up
+ * the controllers may still be collecting its ReplicaSets and Pods, and a peer measured then would pay for it.
+ */
+async function machineQuiet(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let calm = 0;
+  while (calm < 2 && Date.now() < deadline) {
+    const a = await cpuTicks();
+    await sleep(1_000);
+    const b = await cpuTicks();
+    calm = (b.idle - a.idle) / Math.max(1, b.total - a.total) >= 0.9 ? calm + 1 : 0;
+  }
+}
+
+/**
+ * Deletes the local cluster and starts it afresh, with the Sample CRD, warmed up, on an idle machine. A
+ * kube-apiserver's memory, and the time it takes for the same burst, grow with each burst it has served (its watch
+ * cache, an hour of Events): a peer measured after the others would pay for their load.
+ */
+async function freshCluster(): Promise<void> {
+  const quiet = () => {};
+  await clusterDown(quiet);
+  await clusterUp(quiet);
+  await installSampleCrd();
+  api = new KubeApi(connect({ kubeconfig: KUBECONFIG }).access);
+  await warmUp();
+  await machineQuiet();
+}
+
+/** How many Samples, and Deployments of theirs, a fresh cluster serves before a peer is measured on it. */
+const WARM_UP = 200;
+
+/**
+ * A burst with no operator: WARM_UP Samples created at once, and their Deployments applied by one kubectl until they
+ * are Available; then the namespace goes. A kube-apiserver that has just started is slow too: on the 2-core machine
+ * its first burst of 200 Samples took kustomate 13.3 s, the next two 10.8 and 10.1 s.
+ */
+async function warmUp(): Promise<void> {
+  const ns = `peers-warm-up-${process.pid}`;
+  await k(['create', 'namespace', ns]);
+  await createAtOnce(ns, WARM_UP);
+  const dirs = await Promise.all(samples(ns, WARM_UP).map((s) => createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: ns }, { basesDir: DEFAULT_BASES_DIR })));
+  const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'peers-warm-up-'));
+  try {
+    await fs.writeFile(path.join(parent, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: dirs.map((d) => path.relative(parent, d.dir)) }));
+    await k(['apply', '--server-side', '-k', parent]);
+    await k(['wait', '--for=condition=Available', 'deployments', '--all', '-n', ns, '--timeout=300s']);
+  } finally {
+    await Promise.all(dirs.map((d) => d.cleanup()));
+    await fs.rm(parent, { recursive: true, force: true });
+  }
+  await k(['delete', 'namespace', ns, '--timeout=900s']);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const k = (args: string[], input?: string) => execa(kubectlBin, ['--kubeconfig', KUBECONFIG, ...args], { timeout: 900_000, ...(input ? { input } : {}) });
 const shimEnv = { KUBECONFIG, REAL_KUBECTL: kubectlBin, KUBECTL_COUNT: COUNT_FILE };
@@ -245,12 +312,12 @@ const rows: Row[] = [];
 const notes: string[] = [];
 await fs.mkdir(BENCH_DIR, { recursive: true });
 await fs.rm(COUNT_FILE, { force: true });
-await installSampleCrd();
 const kopfBin = await kopf();
 await execa('npm', ['run', 'build'], { timeout: 300_000 });
 
 for (const n of sizes) {
   // The baseline: folders rendered before the clock starts, applied one after another, as a shell loop would.
+  await freshCluster();
   const bareNs = `peers-bare-${n}-${process.pid}`;
   await k(['create', 'namespace', bareNs]);
   const dirs = await Promise.all(samples(bareNs, n).map((s) => createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: bareNs }, { basesDir: DEFAULT_BASES_DIR })));
@@ -259,9 +326,8 @@ for (const n of sizes) {
   for (const d of dirs) await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', d.dir], { timeout: 120_000 });
   rows.push({ peer: 'bare kubectl apply -k, in sequence', n, wall: (performance.now() - t0) / 1000, runs: n, cpu: (await cpuSeconds(process.pid)) - cpuBare0 });
   await Promise.all(dirs.map((d) => d.cleanup()));
-  // Each peer starts on a quiet cluster: the namespace controller deleting the last one's objects would slow it.
-  await k(['delete', 'namespace', bareNs, '--timeout=900s']);
 
+  await freshCluster();
   const kopfRun = await measure(
     'kopf',
     n,
@@ -281,9 +347,8 @@ for (const n of sizes) {
   rows.push({ ...kopfRun.row, peer: `kopf ${KOPF_VERSION}, demo2 made fair` });
   kopfRun.proc.kill('SIGTERM');
   await kopfRun.proc;
-  // demo2's delete handler is optional, so kopf puts no finalizer on the Samples: the namespace goes without it.
-  await k(['delete', 'namespace', kopfRun.ns, '--timeout=900s']);
 
+  await freshCluster();
   const ours = await measure('kustomate', n, startKustomate, 'sample', kustomateReady, kustomateKubectlRuns);
   rows.push({ ...ours.row, peer: 'kustomate' });
   if (n === Math.max(...sizes)) {
@@ -297,15 +362,17 @@ for (const n of sizes) {
     const log = () => out;
     await waitFor(`${n} reconciles after the restart`, async () => (await metric(log, 'kustomate_reconciles_total')) >= n, 300_000);
     notes.push(`restart over ${n} unchanged Samples: all reconciled again in ${((performance.now() - t1) / 1000).toFixed(1)} s (start-up included), ${await kustomateKubectlRuns(log)} kubectl processes; peak RSS ${(await peakRssMb(again.pid!)).toFixed(0)} MB`);
-    await stopAndDelete(ours.ns, again);
+    again.kill('SIGTERM');
+    await again;
   } else {
-    await stopAndDelete(ours.ns, ours.proc);
+    ours.proc.kill('SIGTERM');
+    await ours.proc;
   }
 }
 
 // A single Sample on an idle operator: create to kubectl output in status, against one bare apply of the same dir.
-// The controllers may still be collecting the last burst's ReplicaSets and Pods: a quiet cluster first.
-await sleep(15_000);
+// The controllers would still be collecting the last burst's ReplicaSets and Pods: a fresh cluster first.
+await freshCluster();
 const singleNs = `peers-single-${process.pid}`;
 await k(['create', 'namespace', singleNs]);
 const idle = startKustomate(singleNs);
