@@ -1,8 +1,8 @@
 // Why: kustomate side by side with its peers on the local control plane, in one run, as ratios: kopf running the
 // Nuvolaris demo2 operator made fair (bench/peers/demo2_fair.py), and bare sequential `kubectl apply -k`. A benchmark,
 // never a test: npm run bench:peers [-- 50 200 1000]. Each peer's burst runs on a freshly started local cluster (this
-// deletes and re-creates it, as cluster:down and cluster:up do), warmed up by the same burst with no operator, so
-// every peer meets the same API server and none inherits what an earlier one left.
+// deletes and re-creates it, as cluster:down and cluster:up do), given the same warm-up (a burst of 200 Samples with
+// no operator), so every peer meets the same API server and none inherits what an earlier one left.
 import { execa, type ResultPromise } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -50,6 +50,7 @@ async function machineQuiet(): Promise<void> {
     const b = await cpuTicks();
     calm = (b.idle - a.idle) / Math.max(1, b.total - a.total) >= 0.9 ? calm + 1 : 0;
   }
+  if (calm < 2) console.error('the machine did not become idle within a minute: the next peer is measured on a busy machine');
 }
 
 /**
@@ -58,9 +59,15 @@ async function machineQuiet(): Promise<void> {
  * cache, an hour of Events): a peer measured after the others would pay for their load.
  */
 async function freshCluster(): Promise<void> {
-  const quiet = () => {};
-  await clusterDown(quiet);
-  await clusterUp(quiet);
+  // Quiet unless it fails: what clusterUp prints then (kwokctl's output, the components' logs) goes to stderr.
+  const log: string[] = [];
+  await clusterDown((line) => log.push(line));
+  try {
+    await clusterUp((line) => log.push(line));
+  } catch (err) {
+    console.error(log.join('\n'));
+    throw err;
+  }
   await installSampleCrd();
   api = new KubeApi(connect({ kubeconfig: KUBECONFIG }).access);
   await warmUp();
