@@ -86,7 +86,7 @@ async function warmUp(): Promise<void> {
   const ns = `peers-warm-up-${process.pid}`;
   await k(['create', 'namespace', ns]);
   await createAtOnce(ns, WARM_UP);
-  const dirs = await Promise.all(samples(ns, WARM_UP).map((s) => createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: ns }, { basesDir: DEFAULT_BASES_DIR })));
+  const dirs = await Promise.all(samples(ns, WARM_UP).map(workdirOf));
   const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'peers-warm-up-'));
   try {
     await fs.writeFile(path.join(parent, 'kustomization.yaml'), stringify({ apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: dirs.map((d) => path.relative(parent, d.dir)) }));
@@ -128,6 +128,10 @@ const kubectlRuns = async () => (await fs.readFile(COUNT_FILE, 'utf8').catch(() 
 
 const samples = (ns: string, n: number, prefix = 's') =>
   Array.from({ length: n }, (_, i) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name: `${prefix}-${i}`, namespace: ns }, spec: { count: 1 } }));
+
+/** A Sample's work dir as kustomate builds it, for bare kubectl (no uid, so no ownerReferences). */
+const workdirOf = (s: ReturnType<typeof samples>[number]) =>
+  createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: s.metadata.namespace }, { basesDir: DEFAULT_BASES_DIR });
 
 /**
  * Creates n Samples at once: CREATE_AT_ONCE requests in flight until all are made. One `kubectl apply -f` of a list
@@ -327,7 +331,7 @@ for (const n of sizes) {
   await freshCluster();
   const bareNs = `peers-bare-${n}-${process.pid}`;
   await k(['create', 'namespace', bareNs]);
-  const dirs = await Promise.all(samples(bareNs, n).map((s) => createWorkdir(sample.render(s)[0]!.spec, { apiVersion: s.apiVersion, kind: s.kind, name: s.metadata.name, namespace: bareNs }, { basesDir: DEFAULT_BASES_DIR })));
+  const dirs = await Promise.all(samples(bareNs, n).map(workdirOf));
   const cpuBare0 = await cpuSeconds(process.pid);
   const t0 = performance.now();
   for (const d of dirs) await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', d.dir], { timeout: 120_000 });
@@ -392,7 +396,7 @@ const bares: number[] = [];
 const roundTrips: number[] = [];
 for (let i = 0; i < SINGLES; i++) {
   const [one] = samples(singleNs, 1, `single-${i}`);
-  const dir = await createWorkdir(sample.render({ ...one!, metadata: { ...one!.metadata, name: `bare-${i}` } })[0]!.spec, { apiVersion: one!.apiVersion, kind: one!.kind, name: `bare-${i}`, namespace: singleNs }, { basesDir: DEFAULT_BASES_DIR });
+  const dir = await workdirOf({ ...one!, metadata: { ...one!.metadata, name: `bare-${i}` } });
   const t0 = performance.now();
   await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', dir.dir], { timeout: 120_000 });
   bares.push(performance.now() - t0);
