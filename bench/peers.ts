@@ -19,8 +19,36 @@ import { installSampleCrd } from './crd.ts';
 import { NODE_FLAGS } from '../src/cli/node-flags.ts';
 import { counterSum } from './metrics.ts';
 
-const SIZES = process.argv.slice(2).map(Number).filter((n) => n > 0);
-const sizes = SIZES.length ? SIZES : [50, 200, 1000];
+const USAGE = 'usage: npm run bench:peers -- [--rounds R] [N ...]   (default: 1 round of 50 200 1000)';
+/** The command line: sizes of the bursts, and how many rounds of every peer at each size. */
+function parseArgs(args: string[]): { sizes: number[]; rounds: number } {
+  const whole = (text: string | undefined, what: string): number => {
+    const n = Number(text);
+    if (!text || !Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number ≥ 1, not ${JSON.stringify(text ?? '')}\n${USAGE}`);
+    return n;
+  };
+  const sizes: number[] = [];
+  let rounds = 1;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (arg === '--rounds') rounds = whole(args[++i], '--rounds');
+    else if (arg.startsWith('--rounds=')) rounds = whole(arg.slice('--rounds='.length), '--rounds');
+    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}\n${USAGE}`);
+    else sizes.push(whole(arg, 'a burst size'));
+  }
+  return { sizes: sizes.length ? sizes : [50, 200, 1000], rounds };
+}
+const { sizes, rounds: ROUNDS } = (() => {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+})();
 const KOPF_VERSION = '1.45.2';
 const BENCH_DIR = path.join(CACHE_DIR, 'bench');
 const VENV = path.join(BENCH_DIR, 'kopf-venv');
@@ -99,6 +127,12 @@ async function warmUp(): Promise<void> {
   await k(['delete', 'namespace', ns, '--timeout=900s']);
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The middle value; with an even count, the mean of the two middle ones. */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 const k = (args: string[], input?: string) => execa(kubectlBin, ['--kubeconfig', KUBECONFIG, ...args], { timeout: 900_000, ...(input ? { input } : {}) });
 const shimEnv = { KUBECONFIG, REAL_KUBECTL: kubectlBin, KUBECTL_COUNT: COUNT_FILE };
 
@@ -252,7 +286,12 @@ interface Row {
   cpu?: number;
   rss?: number;
   runs: number;
+  /** Which round of the run (0 first). */
+  round?: number;
 }
+
+const BARE = 'bare kubectl apply -k, in sequence';
+const KOPF = `kopf ${KOPF_VERSION}, demo2 made fair`;
 
 /** One operator process on a fresh namespace: a burst of n Samples, measured from the outside. */
 async function measure(
@@ -326,20 +365,21 @@ await fs.rm(COUNT_FILE, { force: true });
 const kopfBin = await kopf();
 await execa('npm', ['run', 'build'], { timeout: 300_000 });
 
-for (const n of sizes) {
-  // The baseline: folders rendered before the clock starts, applied one after another, as a shell loop would.
-  await freshCluster();
-  const bareNs = `peers-bare-${n}-${process.pid}`;
-  await k(['create', 'namespace', bareNs]);
-  const dirs = await Promise.all(samples(bareNs, n).map(workdirOf));
-  const cpuBare0 = await cpuSeconds(process.pid);
+/** The baseline: folders rendered before the clock starts, applied one after another, as a shell loop would. */
+async function bare(n: number): Promise<Row> {
+  const ns = `peers-bare-${n}-${process.pid}`;
+  await k(['create', 'namespace', ns]);
+  const dirs = await Promise.all(samples(ns, n).map(workdirOf));
+  const cpu0 = await cpuSeconds(process.pid);
   const t0 = performance.now();
   for (const d of dirs) await execa(kubectlBin, ['--kubeconfig', KUBECONFIG, 'apply', '-k', d.dir], { timeout: 120_000 });
-  rows.push({ peer: 'bare kubectl apply -k, in sequence', n, wall: (performance.now() - t0) / 1000, runs: n, cpu: (await cpuSeconds(process.pid)) - cpuBare0 });
+  const row = { peer: BARE, n, wall: (performance.now() - t0) / 1000, runs: n, cpu: (await cpuSeconds(process.pid)) - cpu0 };
   await Promise.all(dirs.map((d) => d.cleanup()));
+  return row;
+}
 
-  await freshCluster();
-  const kopfRun = await measure(
+async function kopfPeer(n: number): Promise<Row> {
+  const run = await measure(
     'kopf',
     n,
     (ns) =>
@@ -355,17 +395,18 @@ for (const n of sizes) {
       await sleep(2_000);
     },
   );
-  rows.push({ ...kopfRun.row, peer: `kopf ${KOPF_VERSION}, demo2 made fair` });
-  kopfRun.proc.kill('SIGTERM');
-  await kopfRun.proc;
+  run.proc.kill('SIGTERM');
+  await run.proc;
+  return { ...run.row, peer: KOPF };
+}
 
-  await freshCluster();
+/** kustomate's burst; with `restart`, then a restart over the same, unchanged Samples (noted, not a row). */
+async function kustomatePeer(n: number, restart: boolean): Promise<Row> {
   const ours = await measure('kustomate', n, startKustomate, 'sample', kustomateReady, kustomateKubectlRuns);
-  rows.push({ ...ours.row, peer: 'kustomate' });
-  if (n === Math.max(...sizes)) {
-    // A restart over the same, unchanged Samples: every one reconciled again, and no kubectl run at all.
-    ours.proc.kill('SIGTERM');
-    await ours.proc;
+  ours.proc.kill('SIGTERM');
+  await ours.proc;
+  if (restart) {
+    // Every one reconciled again, and no kubectl run at all.
     const t1 = performance.now();
     const again = startKustomate(ours.ns);
     let out = '';
@@ -375,9 +416,23 @@ for (const n of sizes) {
     notes.push(`restart over ${n} unchanged Samples: all reconciled again in ${((performance.now() - t1) / 1000).toFixed(1)} s (start-up included), ${await kustomateKubectlRuns(log)} kubectl processes; peak RSS ${(await peakRssMb(again.pid!)).toFixed(0)} MB`);
     again.kill('SIGTERM');
     await again;
-  } else {
-    ours.proc.kill('SIGTERM');
-    await ours.proc;
+  }
+  return { ...ours.row, peer: 'kustomate' };
+}
+
+// Each round runs every peer once, on a cluster of its own, in an order turned by one place from the round before
+// (and from the size before): a machine that drifts over the run (this one's bare baseline for 200 folders took
+// 33.7 s one hour, 39.8 s the next) then falls on every peer alike.
+const PEERS = ['bare', 'kopf', 'kustomate'] as const;
+for (const [sizeIndex, n] of sizes.entries()) {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < PEERS.length; i++) {
+      const peer = PEERS[(i + round + sizeIndex) % PEERS.length]!;
+      await freshCluster();
+      const row = peer === 'bare' ? await bare(n) : peer === 'kopf' ? await kopfPeer(n) : await kustomatePeer(n, round === 0 && n === Math.max(...sizes));
+      rows.push({ ...row, round });
+      console.error(`${n} Samples, round ${round + 1} of ${ROUNDS}: ${row.peer} ${row.wall.toFixed(1)} s`);
+    }
   }
 }
 
@@ -408,7 +463,6 @@ for (let i = 0; i < SINGLES; i++) {
   roundTrips.push(applied.seen.get(one!.metadata.name)! - t1);
 }
 await stopAndDelete(singleNs, idle);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 // The goal allows one watch round-trip on top of the apply: the operator learns of the create through its watch.
 // Measured here as the create request to the bench's own watch seeing the new object.
 const rtt = median(roundTrips);
@@ -416,15 +470,29 @@ notes.push(
   `single Sample, from its create request to kubectl output in status: ${median(singles).toFixed(0)} ms (median of ${SINGLES}); less one watch round-trip (${rtt.toFixed(0)} ms, create to its watch event), ${((median(singles) - rtt) / median(bares)).toFixed(2)}x one bare kubectl apply -k of the same dir (${median(bares).toFixed(0)} ms); ${(median(singles) / median(bares)).toFixed(2)}x without that allowance`,
 );
 
-console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; N Samples created at once (${CREATE_AT_ONCE} requests in flight), wall from the first create until every Sample has its kubectl output in status, seen through a watch`);
-console.log(`| N | peer | wall | Samples all created at | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
-console.log(`| --- | --- | --- | --- | --- | --- | --- | --- | --- |`);
+/** One row per peer and size: each column the median over the rounds, and the walls' range when there were several. */
+function summary(n: number, peer: string): Row & { range: string } {
+  const of = rows.filter((r) => r.n === n && r.peer === peer);
+  const mid = (pick: (r: Row) => number | undefined) => {
+    const xs = of.map(pick).filter((x): x is number => x !== undefined);
+    return xs.length ? median(xs) : undefined;
+  };
+  const walls = of.map((r) => r.wall);
+  const range = of.length > 1 ? `${Math.min(...walls).toFixed(1)}–${Math.max(...walls).toFixed(1)} s` : '';
+  const optional = { created: mid((r) => r.created), cpu: mid((r) => r.cpu), rss: mid((r) => r.rss) };
+  return { peer, n, wall: mid((r) => r.wall)!, runs: mid((r) => r.runs)!, range, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
+}
+
+const rounds = ROUNDS > 1 ? `; every figure the median of ${ROUNDS} rounds (range: the fastest and the slowest wall)` : '';
+console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; N Samples created at once (${CREATE_AT_ONCE} requests in flight), wall from the first create until every Sample has its kubectl output in status, seen through a watch${rounds}`);
+console.log(`| N | peer | wall |${ROUNDS > 1 ? ' range |' : ''} Samples all created at | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
+console.log(`|${' --- |'.repeat(ROUNDS > 1 ? 10 : 9)}`);
 for (const n of sizes) {
-  const of = (p: string) => rows.find((r) => r.n === n && r.peer.startsWith(p))!;
-  for (const r of rows.filter((x) => x.n === n)) {
-    const vsKopf = of('kopf').wall / r.wall;
-    const vsBare = of('bare').wall / r.wall;
-    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s | ${r.created === undefined ? '' : `${r.created.toFixed(1)} s`} | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
+  const [b, kf, ours] = [BARE, KOPF, 'kustomate'].map((peer) => summary(n, peer));
+  for (const r of [b!, kf!, ours!]) {
+    const vsKopf = kf!.wall / r.wall;
+    const vsBare = b!.wall / r.wall;
+    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s |${ROUNDS > 1 ? ` ${r.range} |` : ''} ${r.created === undefined ? '' : `${r.created.toFixed(1)} s`} | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
   }
 }
 for (const note of notes) console.log(`- ${note}`);
