@@ -1,8 +1,8 @@
 // Why: kustomate side by side with its peers on the local control plane, in one run, as ratios: kopf running the
 // Nuvolaris demo2 operator made fair (bench/peers/demo2_fair.py), and bare sequential `kubectl apply -k`. A benchmark,
-// never a test: npm run bench:peers [-- 50 200 1000]. Each peer's burst runs on a freshly started local cluster (this
-// deletes and re-creates it, as cluster:down and cluster:up do), given the same warm-up (a burst of 200 Samples with
-// no operator), so every peer meets the same API server and none inherits what an earlier one left.
+// never a test: npm run bench:peers [-- --rounds R 50 200 1000]. Each peer's burst runs on a freshly started local
+// cluster (this deletes and re-creates it, as cluster:down and cluster:up do), given the same warm-up (a burst of 200
+// Samples with no operator), so every peer meets the same API server and none inherits what an earlier one left.
 import { execa, type ResultPromise } from 'execa';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -39,7 +39,7 @@ function parseArgs(args: string[]): { sizes: number[]; rounds: number } {
     else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}\n${USAGE}`);
     else sizes.push(whole(arg, 'a burst size'));
   }
-  return { sizes: sizes.length ? sizes : [50, 200, 1000], rounds };
+  return { sizes: sizes.length ? [...new Set(sizes)] : [50, 200, 1000], rounds };
 }
 const { sizes, rounds: ROUNDS } = (() => {
   try {
@@ -431,7 +431,7 @@ for (const [sizeIndex, n] of sizes.entries()) {
       await freshCluster();
       const row = peer === 'bare' ? await bare(n) : peer === 'kopf' ? await kopfPeer(n) : await kustomatePeer(n, round === 0 && n === Math.max(...sizes));
       rows.push({ ...row, round });
-      console.error(`${n} Samples, round ${round + 1} of ${ROUNDS}: ${row.peer} ${row.wall.toFixed(1)} s`);
+      console.error(`${n} Samples, round ${round + 1} of ${ROUNDS}: ${row.peer} ${row.wall.toFixed(1)} s${row.rss === undefined ? '' : `, peak RSS ${row.rss.toFixed(0)} MB`}`);
     }
   }
 }
@@ -483,7 +483,7 @@ function summary(n: number, peer: string): Row & { range: string } {
   return { peer, n, wall: mid((r) => r.wall)!, runs: mid((r) => r.runs)!, range, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }
 
-const rounds = ROUNDS > 1 ? `; every figure the median of ${ROUNDS} rounds (range: the fastest and the slowest wall)` : '';
+const rounds = ROUNDS > 1 ? `; every figure the median of ${ROUNDS} rounds, peak RSS too (range: the fastest and the slowest wall; each round's own figures are on stderr)` : '';
 console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; N Samples created at once (${CREATE_AT_ONCE} requests in flight), wall from the first create until every Sample has its kubectl output in status, seen through a watch${rounds}`);
 console.log(`| N | peer | wall |${ROUNDS > 1 ? ' range |' : ''} Samples all created at | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
 console.log(`|${' --- |'.repeat(ROUNDS > 1 ? 10 : 9)}`);
