@@ -24,19 +24,22 @@ const USAGE = 'usage: npm run bench:peers -- [--rounds R] [N ...]   (default: 1 
 function parseArgs(args: string[]): { sizes: number[]; rounds: number } {
   const whole = (text: string | undefined, what: string): number => {
     const n = Number(text);
-    if (!text || !Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number ≥ 1, not ${JSON.stringify(text ?? '')}\n${USAGE}`);
+    if (!text || !/^\d+$/.test(text) || n < 1) throw new Error(`${what} must be a whole number ≥ 1, not ${JSON.stringify(text ?? '')}\n${USAGE}`);
     return n;
   };
   const sizes: number[] = [];
   let rounds = 1;
+  let roundsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--help' || arg === '-h') {
       console.log(USAGE);
       process.exit(0);
-    } else if (arg === '--rounds') rounds = whole(args[++i], '--rounds');
-    else if (arg.startsWith('--rounds=')) rounds = whole(arg.slice('--rounds='.length), '--rounds');
-    else if (arg.startsWith('-')) throw new Error(`unknown option ${arg}\n${USAGE}`);
+    } else if (arg === '--rounds' || arg.startsWith('--rounds=')) {
+      if (roundsGiven) throw new Error(`--rounds given twice\n${USAGE}`);
+      roundsGiven = true;
+      rounds = whole(arg === '--rounds' ? args[++i] : arg.slice('--rounds='.length), '--rounds');
+    } else if (/^-\D/.test(arg)) throw new Error(`unknown option ${arg}\n${USAGE}`);
     else sizes.push(whole(arg, 'a burst size'));
   }
   return { sizes: sizes.length ? [...new Set(sizes)] : [50, 200, 1000], rounds };
@@ -421,17 +424,24 @@ async function kustomatePeer(n: number, restart: boolean): Promise<Row> {
 }
 
 // Each round runs every peer once, on a cluster of its own, in an order turned by one place from the round before
-// (and from the size before): a machine that drifts over the run (this one's bare baseline for 200 folders took
-// 33.7 s one hour, 39.8 s the next) then falls on every peer alike.
+// (and from the size before): the machine's speed drifts over hours, and one fixed order would leave that drift on
+// the peer measured last. With a number of rounds that is a multiple of three, each peer takes each place equally.
 const PEERS = ['bare', 'kopf', 'kustomate'] as const;
 for (const [sizeIndex, n] of sizes.entries()) {
   for (let round = 0; round < ROUNDS; round++) {
     for (let i = 0; i < PEERS.length; i++) {
       const peer = PEERS[(i + round + sizeIndex) % PEERS.length]!;
-      await freshCluster();
-      const row = peer === 'bare' ? await bare(n) : peer === 'kopf' ? await kopfPeer(n) : await kustomatePeer(n, round === 0 && n === Math.max(...sizes));
-      rows.push({ ...row, round });
-      console.error(`${n} Samples, round ${round + 1} of ${ROUNDS}: ${row.peer} ${row.wall.toFixed(1)} s${row.rss === undefined ? '' : `, peak RSS ${row.rss.toFixed(0)} MB`}`);
+      const at = `${n} Samples, round ${round + 1} of ${ROUNDS}`;
+      try {
+        await freshCluster();
+        const row = peer === 'bare' ? await bare(n) : peer === 'kopf' ? await kopfPeer(n) : await kustomatePeer(n, round === 0 && n === Math.max(...sizes));
+        rows.push({ ...row, round });
+        console.error(`${new Date().toISOString()} ${at}: ${JSON.stringify({ ...row, round: round + 1 })}`);
+      } catch (err) {
+        // One failed round loses only itself: the table is made of the rounds that ended, and says what failed.
+        console.error(`${new Date().toISOString()} ${at}: ${peer} failed: ${(err as Error).stack ?? String(err)}`);
+        notes.push(`${peer}, ${at}, failed: ${(err as Error).message.split('\n')[0]}`);
+      }
     }
   }
 }
@@ -471,8 +481,9 @@ notes.push(
 );
 
 /** One row per peer and size: each column the median over the rounds, and the walls' range when there were several. */
-function summary(n: number, peer: string): Row & { range: string } {
+function summary(n: number, peer: string): (Row & { range: string }) | undefined {
   const of = rows.filter((r) => r.n === n && r.peer === peer);
+  if (of.length === 0) return undefined;
   const mid = (pick: (r: Row) => number | undefined) => {
     const xs = of.map(pick).filter((x): x is number => x !== undefined);
     return xs.length ? median(xs) : undefined;
@@ -483,16 +494,16 @@ function summary(n: number, peer: string): Row & { range: string } {
   return { peer, n, wall: mid((r) => r.wall)!, runs: mid((r) => r.runs)!, range, ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)) };
 }
 
-const rounds = ROUNDS > 1 ? `; every figure the median of ${ROUNDS} rounds, peak RSS too (range: the fastest and the slowest wall; each round's own figures are on stderr)` : '';
+const rounds = ROUNDS > 1 ? `; every figure the median of ${ROUNDS} rounds, each column on its own, and the ratios those of the medians (range: the fastest and the slowest wall; each round's own row is on stderr); the restart and the single Sample are measured once` : '';
 console.log(`\npeers on the local control plane, ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores; N Samples created at once (${CREATE_AT_ONCE} requests in flight), wall from the first create until every Sample has its kubectl output in status, seen through a watch${rounds}`);
 console.log(`| N | peer | wall |${ROUNDS > 1 ? ' range |' : ''} Samples all created at | throughput vs kopf | vs bare | CPU incl. kubectl | peak RSS | kubectl processes |`);
 console.log(`|${' --- |'.repeat(ROUNDS > 1 ? 10 : 9)}`);
 for (const n of sizes) {
   const [b, kf, ours] = [BARE, KOPF, 'kustomate'].map((peer) => summary(n, peer));
-  for (const r of [b!, kf!, ours!]) {
-    const vsKopf = kf!.wall / r.wall;
-    const vsBare = b!.wall / r.wall;
-    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s |${ROUNDS > 1 ? ` ${r.range} |` : ''} ${r.created === undefined ? '' : `${r.created.toFixed(1)} s`} | ${vsKopf.toFixed(2)}x | ${vsBare.toFixed(2)}x | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${r.runs} |`);
+  const ratio = (of: Row | undefined, r: Row) => (of ? `${(of.wall / r.wall).toFixed(2)}x` : '');
+  for (const r of [b, kf, ours]) {
+    if (!r) continue;
+    console.log(`| ${n} | ${r.peer} | ${r.wall.toFixed(1)} s |${ROUNDS > 1 ? ` ${r.range} |` : ''} ${r.created === undefined ? '' : `${r.created.toFixed(1)} s`} | ${ratio(kf, r)} | ${ratio(b, r)} | ${r.cpu === undefined ? '' : `${r.cpu.toFixed(1)} s`} | ${r.rss === undefined ? '' : `${r.rss.toFixed(0)} MB`} | ${Number.isInteger(r.runs) ? r.runs : r.runs.toFixed(1)} |`);
   }
 }
 for (const note of notes) console.log(`- ${note}`);
