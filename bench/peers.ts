@@ -289,8 +289,6 @@ interface Row {
   cpu?: number;
   rss?: number;
   runs: number;
-  /** Which round of the run (0 first). */
-  round?: number;
 }
 
 const BARE = 'bare kubectl apply -k, in sequence';
@@ -435,7 +433,7 @@ for (const [sizeIndex, n] of sizes.entries()) {
       try {
         await freshCluster();
         const row = peer === 'bare' ? await bare(n) : peer === 'kopf' ? await kopfPeer(n) : await kustomatePeer(n, round === 0 && n === Math.max(...sizes));
-        rows.push({ ...row, round });
+        rows.push(row);
         console.error(`${new Date().toISOString()} ${at}: ${JSON.stringify({ ...row, round: round + 1 })}`);
       } catch (err) {
         // One failed round loses only itself: the table is made of the rounds that ended, and says what failed.
