@@ -36,7 +36,8 @@ async function countingProxy(target: { host: string; port: number }, hold: () =>
     let due = 0;
     const later = (fn: () => void) => {
       due = Math.max(Date.now() + hold(), due);
-      setTimeout(fn, due - Date.now());
+      // Never negative: the clock may tick between the two reads, and node warns of a negative delay.
+      setTimeout(fn, Math.max(0, due - Date.now()));
     };
     upstream.on('data', (chunk: Buffer) => later(() => client.writable && client.write(chunk)));
     let closed = false;
