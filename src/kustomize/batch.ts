@@ -18,7 +18,7 @@ export interface BatchOptions {
   max: number;
 }
 
-export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 50 };
+export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 200 };
 
 /** The longest a batch waits for more work dirs, in windows: each one that joins starts the window again, up to this. */
 export const WINDOWS_AT_MOST = 10;
@@ -26,7 +26,8 @@ export const WINDOWS_AT_MOST = 10;
 /**
  * Reconciles in flight at once. With batching they share kubectl processes, so many in flight make big batches and
  * cost little more than their work dirs (their API requests share REQUEST_CONNECTIONS connections); without it each
- * runs its own kubectl, so fewer.
+ * runs its own kubectl, so fewer. One that waits for a batch lends its place to another (up to a batch's max of
+ * them), so a batch can hold more objects than this.
  */
 export const DEFAULT_CONCURRENCY = 64;
 export const UNBATCHED_CONCURRENCY = 16;
@@ -46,6 +47,11 @@ interface BatcherDeps {
   signal?: AbortSignal;
   /** How many reconciles are running now: when all of them wait here, nobody else can join, so a batch goes at once. */
   active: () => number;
+  /**
+   * Gives the caller's concurrency slot to another reconcile while it waits here, so batches can grow past the
+   * reconciles that run at once; the returned function takes it back. Undefined: the caller keeps its slot.
+   */
+  lend?: () => (() => Promise<void>) | undefined;
 }
 
 /** Which custom resource a rendered or applied object belongs to. */
@@ -83,11 +89,17 @@ export class KubectlBatcher {
     return this.enqueue('apply', dir, uid);
   }
 
-  private enqueue<T>(op: Op, dir: string, uid: string): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      (this.queues[op] as Item<T>[]).push({ dir, uid, resolve, reject });
-      this.schedule(op);
-    });
+  private async enqueue<T>(op: Op, dir: string, uid: string): Promise<T> {
+    // Lent before joining, so the reconcile it lets start counts among those a batch waits for.
+    const reclaim = this.deps.lend?.();
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        (this.queues[op] as Item<T>[]).push({ dir, uid, resolve, reject });
+        this.schedule(op);
+      });
+    } finally {
+      await reclaim?.();
+    }
   }
 
   private get waiting(): number {

@@ -88,9 +88,13 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     this.discovery = new Discovery(opts.api);
-    this.batcher = opts.batch === false ? undefined : new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running }, opts.batch ?? DEFAULT_BATCH);
+    const batch = opts.batch === false ? undefined : (opts.batch ?? DEFAULT_BATCH);
+    this.batcher = batch && new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running, lend: () => this.queue.lend() }, batch);
     this.queue = new WorkQueue((key) => this.work(key), {
       concurrency: opts.concurrency,
+      // A reconcile waiting for a shared kubectl process lets another start, up to a full batch of them: a burst
+      // fills batches while no more than `concurrency` reconciles read and write the API at once.
+      maxLent: batch?.max ?? 0,
       // Errors outside steps (API unreachable, a write refused): logged, retried with backoff, never a crash.
       onError: (key, err, retryInMs) => {
         const { operator, target } = parseKey(key);

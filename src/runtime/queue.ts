@@ -27,7 +27,12 @@ export interface QueueOptions {
   onError?: (key: string, err: unknown, retryInMs: number) => void;
   /** Told when a forgotten key is dropped for good (at once, or when its running worker has ended). */
   onForgotten?: (key: string) => void;
+  /** The most workers that may give their slot back while they wait on something shared (see lend); default 0. */
+  maxLent?: number;
 }
+
+/** Takes a lent slot back: resolves once the worker holds a slot again. */
+export type Reclaim = () => Promise<void>;
 
 /**
  * At most one worker runs per key. A key added while it runs runs once more afterwards. Keys with nothing pending
@@ -36,7 +41,12 @@ export interface QueueOptions {
 export class WorkQueue {
   private readonly entries = new Map<string, Entry>();
   private readonly ready: string[] = [];
+  /** Workers started and not yet ended, lent slots included. */
   private active = 0;
+  /** Workers that gave their slot back while they wait (see lend). */
+  private lent = 0;
+  /** Lending workers whose wait is over, first come first served, before any new key. */
+  private readonly reclaimers: Array<() => void> = [];
   private stopped = false;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly worker: Worker;
@@ -44,8 +54,27 @@ export class WorkQueue {
 
   constructor(worker: Worker, opts: QueueOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new Error('concurrency must be a whole number ≥ 1');
+    if (opts.maxLent !== undefined && (!Number.isInteger(opts.maxLent) || opts.maxLent < 0)) throw new Error('maxLent must be a whole number ≥ 0');
     this.worker = worker;
-    this.opts = { backoff: DEFAULT_BACKOFF, ...opts };
+    this.opts = { backoff: DEFAULT_BACKOFF, maxLent: 0, ...opts };
+  }
+
+  /**
+   * A running worker that is about to wait on something that does not need a slot (a shared kubectl process) gives
+   * its slot to the next key, so more work reaches that shared wait than `concurrency` alone allows. Call the
+   * returned function when the wait is over; it resolves once a slot is free again, ahead of any new key. Undefined
+   * when `maxLent` slots are lent already: the worker keeps its slot.
+   */
+  lend(): Reclaim | undefined {
+    if (this.lent >= this.opts.maxLent) return undefined;
+    this.lent++;
+    this.pump();
+    let reclaimed: Promise<void> | undefined;
+    return () =>
+      (reclaimed ??= new Promise<void>((resolve) => {
+        this.reclaimers.push(resolve);
+        this.pump();
+      }));
   }
 
   private entry(key: string): Entry {
@@ -117,8 +146,14 @@ export class WorkQueue {
     return this.ready.length;
   }
 
+  /** Workers running, those that lent their slot included. */
   get running(): number {
     return this.active;
+  }
+
+  /** Slots lent by waiting workers (see lend). */
+  get lending(): number {
+    return this.lent;
   }
 
   /** Stop taking work, cancel timers, and resolve when running workers have finished. */
@@ -145,7 +180,13 @@ export class WorkQueue {
   }
 
   private pump(): void {
-    while (!this.stopped && this.active < this.opts.concurrency && this.ready.length > 0) {
+    // Workers already under way finish first: their wait is over, and a new key would only add to what is in memory.
+    // Served also after stop(), which waits for them.
+    while (this.reclaimers.length > 0 && this.active - this.lent < this.opts.concurrency) {
+      this.lent--;
+      this.reclaimers.shift()!();
+    }
+    while (!this.stopped && this.active - this.lent < this.opts.concurrency && this.ready.length > 0) {
       const key = this.ready.shift()!;
       const entry = this.entries.get(key);
       if (!entry || entry.running || !entry.dirty) continue;

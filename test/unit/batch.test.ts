@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import type { KubectlRunner } from '../../src/kubectl/runner.ts';
 import { KubectlBatcher, WINDOWS_AT_MOST } from '../../src/kustomize/batch.ts';
+import { WorkQueue } from '../../src/runtime/queue.ts';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-batch-'));
 afterAll(() => fs.rm(root, { recursive: true, force: true }));
@@ -130,6 +131,52 @@ describe('kubectl batches', () => {
     await Promise.all(dirs.map((d, i) => batcher.render(d, ['a', 'a', 'b', 'c', 'd'][i]!)));
     expect(k.runs.every((r) => r.uids.length <= 2 && new Set(r.uids).size === r.uids.length)).toBe(true);
     expect(k.runs.flatMap((r) => r.uids).sort()).toEqual(['a', 'a', 'b', 'c', 'd']);
+  });
+
+  it('grows a batch past the reconciles that run at once when waiting ones lend their slots, up to max of them', async () => {
+    const uids = Array.from({ length: 12 }, (_, i) => `u${i}`);
+    const dirs = new Map(await Promise.all(uids.map(async (uid) => [uid, await workdir(uid)] as const)));
+    const burst = async (maxLent: number) => {
+      const k = fakeKubectl();
+      let maxHeld = 0;
+      const q: WorkQueue = new WorkQueue(
+        async (uid) => {
+          maxHeld = Math.max(maxHeld, q.running - q.lending);
+          await batcher.apply(dirs.get(uid)!, uid);
+          maxHeld = Math.max(maxHeld, q.running - q.lending);
+          return undefined;
+        },
+        { concurrency: 2, maxLent },
+      );
+      const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running, lend: () => q.lend() }, { windowMs: 50, max: 8 });
+      for (const uid of uids) q.add(uid);
+      await q.idle();
+      return { sizes: k.runs.map((r) => r.uids.length), maxHeld };
+    };
+    // Lending: 8 wait with their slots lent and 2 more hold theirs, so a batch takes 8 (its max). (The first key
+    // goes alone: nothing else runs when it arrives.)
+    const lending = await burst(8);
+    expect(Math.max(...lending.sizes)).toBe(8);
+    expect(lending.sizes.reduce((a, b) => a + b)).toBe(uids.length);
+    expect(lending.maxHeld).toBeLessThanOrEqual(2);
+    // Without, no batch holds more than the 2 reconciles that run at once.
+    expect(Math.max(...(await burst(0)).sizes)).toBeLessThanOrEqual(2);
+  });
+
+  it('hands a result back only once the waiting reconcile has its slot again', async () => {
+    const k = fakeKubectl();
+    let giveBack!: () => void;
+    const slot = new Promise<void>((r) => (giveBack = r));
+    let lent = 0;
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => 1, lend: () => (lent++, () => slot) }, { windowMs: 10, max: 10 });
+    let done = false;
+    const applied = batcher.apply(await workdir('w'), 'w').then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(k.runs).toHaveLength(1);
+    expect(done).toBe(false);
+    giveBack();
+    await applied;
+    expect(lent).toBe(1);
   });
 
   // On fake time (setTimeout and performance.now), so a slow machine cannot stretch the gaps; the work dirs are

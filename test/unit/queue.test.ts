@@ -171,6 +171,48 @@ describe('work queue', () => {
     expect(maxRunning).toBe(2);
   });
 
+  it('lets a waiting worker lend its slot to the next key, up to maxLent, and gives it back before any new key starts', async () => {
+    const gates = new Map(['a', 'b', 'c', 'd'].map((k) => [k, deferred()]));
+    const events: string[] = [];
+    let maxHeld = 0;
+    const held = () => (maxHeld = Math.max(maxHeld, q.running - q.lending));
+    const q: WorkQueue = new WorkQueue(async (key) => {
+      held();
+      const reclaim = q.lend();
+      events.push(`${key} ${reclaim ? 'lent' : 'kept'}`);
+      await gates.get(key)!.promise;
+      await reclaim?.();
+      held();
+      events.push(`${key} done`);
+      return undefined;
+    }, { concurrency: 1, maxLent: 2 });
+    for (const key of gates.keys()) q.add(key);
+    // a and b wait with their slots lent; c finds the bound reached and keeps its slot, so d waits.
+    expect(events).toEqual(['a lent', 'b lent', 'c kept']);
+    expect(q.depth).toBe(1);
+    gates.get('a')!.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(events).toHaveLength(3); // a's wait is over, but c holds the only slot
+    gates.get('c')!.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(events.slice(3)).toEqual(['c done', 'a done', 'd lent']); // a finished before d started
+    gates.get('b')!.resolve();
+    gates.get('d')!.resolve();
+    await q.idle();
+    expect(events.slice(6).sort()).toEqual(['b done', 'd done']);
+    expect(maxHeld).toBe(1);
+    expect(q.lending).toBe(0);
+  });
+
+  it('lends nothing unless maxLent allows it', async () => {
+    let reclaim: unknown = 'not asked';
+    const q: WorkQueue = new WorkQueue(async () => ((reclaim = q.lend()), undefined), { concurrency: 1 });
+    q.add('a');
+    await q.idle();
+    expect(reclaim).toBeUndefined();
+    expect(() => new WorkQueue(async () => undefined, { concurrency: 1, maxLent: -1 })).toThrow(/maxLent/);
+  });
+
   it('forgets idle keys, so memory stays flat', async () => {
     const q = new WorkQueue(async () => undefined, { concurrency: 3 });
     for (let i = 0; i < 1000; i++) q.add(`k${i}`);
