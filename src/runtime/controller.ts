@@ -89,11 +89,12 @@ export class Controller {
     this.opts = opts;
     this.discovery = new Discovery(opts.api);
     const batch = opts.batch === false ? undefined : (opts.batch ?? DEFAULT_BATCH);
-    this.batcher = batch && new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running, lend: () => this.queue.lend() }, batch);
+    this.batcher = batch && new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running - this.queue.reclaiming, lend: () => this.queue.lend() }, batch);
     this.queue = new WorkQueue((key) => this.work(key), {
       concurrency: opts.concurrency,
       // A reconcile waiting for a shared kubectl process lets another start, up to a full batch of them: a burst
-      // fills batches while no more than `concurrency` reconciles read and write the API at once.
+      // fills batches while the reconciles holding a slot stay at `concurrency`. (Those whose kubectl run has ended
+      // wait for a slot again, and cannot join a batch: a batch does not wait for them.)
       maxLent: batch?.max ?? 0,
       // Errors outside steps (API unreachable, a write refused): logged, retried with backoff, never a crash.
       onError: (key, err, retryInMs) => {
@@ -116,6 +117,7 @@ export class Controller {
   private gauge(): void {
     this.opts.metrics?.queueDepth.set(this.queue.depth);
     this.opts.metrics?.queueRunning.set(this.queue.running);
+    this.opts.metrics?.queueLent.set(this.queue.lending);
   }
 
   private async work(key: string): Promise<number | undefined> {

@@ -12,7 +12,8 @@ export class Metrics {
   readonly handlerErrors = this.registry.add(new Counter('kustomate_handler_errors_total', 'Failed handler attempts, by operator and handler.'));
   readonly handlerSeconds = this.registry.add(new Histogram('kustomate_handler_duration_seconds', 'Time per handler attempt.', SECONDS));
   readonly queueDepth = this.registry.add(new Gauge('kustomate_queue_depth', 'Objects waiting for a worker.'));
-  readonly queueRunning = this.registry.add(new Gauge('kustomate_queue_running', 'Reconciles running now.'));
+  readonly queueRunning = this.registry.add(new Gauge('kustomate_queue_running', 'Reconciles running now, those in kustomate_queue_lent included.'));
+  readonly queueLent = this.registry.add(new Gauge('kustomate_queue_lent', 'Reconciles waiting for a shared kubectl process that let another object start in their place.'));
   readonly kubectlRuns = this.registry.add(new Counter('kustomate_kubectl_runs_total', 'kubectl runs, by verb and result (ok, error, timeout).'));
   readonly kubectlSeconds = this.registry.add(new Histogram('kustomate_kubectl_duration_seconds', 'Time per kubectl run.', [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 120]));
   readonly watchErrors = this.registry.add(new Counter('kustomate_watch_errors_total', 'Failed list or watch requests, by operator.'));

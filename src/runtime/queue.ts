@@ -63,7 +63,8 @@ export class WorkQueue {
    * A running worker that is about to wait on something that does not need a slot (a shared kubectl process) gives
    * its slot to the next key, so more work reaches that shared wait than `concurrency` alone allows. Call the
    * returned function when the wait is over; it resolves once a slot is free again, ahead of any new key. Undefined
-   * when `maxLent` slots are lent already: the worker keeps its slot.
+   * when `maxLent` slots are lent already: the worker keeps its slot. The caller must take back what it lent, also
+   * when its wait fails: the queue cannot tell which worker lent a slot.
    */
   lend(): Reclaim | undefined {
     if (this.lent >= this.opts.maxLent) return undefined;
@@ -151,9 +152,14 @@ export class WorkQueue {
     return this.active;
   }
 
-  /** Slots lent by waiting workers (see lend). */
+  /** Slots lent by waiting workers (see lend), those whose wait is over and that wait for a slot again included. */
   get lending(): number {
     return this.lent;
+  }
+
+  /** Lending workers whose wait is over, waiting for a slot again. */
+  get reclaiming(): number {
+    return this.reclaimers.length;
   }
 
   /** Stop taking work, cancel timers, and resolve when running workers have finished. */

@@ -163,6 +163,48 @@ describe('kubectl batches', () => {
     expect(Math.max(...(await burst(0)).sizes)).toBeLessThanOrEqual(2);
   });
 
+  it('gives every lent slot back when its batch fails', async () => {
+    const k = fakeKubectl();
+    const uids = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const dirs = new Map(await Promise.all(uids.map(async (uid) => [uid, await workdir(uid, uid === 'c')] as const)));
+    const failed: string[] = [];
+    const q: WorkQueue = new WorkQueue(
+      async (uid) => {
+        await Promise.resolve();
+        await batcher.apply(dirs.get(uid)!, uid).catch(() => failed.push(uid));
+        return undefined;
+      },
+      { concurrency: 1, maxLent: 6 },
+    );
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running - q.reclaiming, lend: () => q.lend() }, { windowMs: 20, max: 6 });
+    for (const uid of uids) q.add(uid);
+    await q.idle();
+    expect(failed).toEqual(['c']);
+    expect([q.running, q.lending, q.reclaiming]).toEqual([0, 0, 0]);
+  });
+
+  it('does not hold a batch for reconciles whose own kubectl run is over and that only wait for a slot again', async () => {
+    // One slot, one lent: A renders alone, and then waits for its slot, which B holds while it waits to render.
+    const k = fakeKubectl();
+    const dirs = new Map(await Promise.all(['A', 'B'].map(async (uid) => [uid, await workdir(uid)] as const)));
+    const q: WorkQueue = new WorkQueue(
+      async (uid) => {
+        await Promise.resolve();
+        await batcher.render(dirs.get(uid)!, uid);
+        await batcher.apply(dirs.get(uid)!, uid);
+        return undefined;
+      },
+      { concurrency: 1, maxLent: 1 },
+    );
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running - q.reclaiming, lend: () => q.lend() }, { windowMs: 60_000, max: 10 });
+    q.add('A');
+    q.add('B');
+    // A window of a minute: nothing ends unless every batch goes as soon as nobody else can join it.
+    const done = await Promise.race([q.idle().then(() => true), new Promise((r) => setTimeout(() => r(false), 5_000))]);
+    expect(done).toBe(true);
+    expect(k.runs.filter((r) => r.verb === 'apply').flatMap((r) => r.uids).sort()).toEqual(['A', 'B']);
+  });
+
   it('hands a result back only once the waiting reconcile has its slot again', async () => {
     const k = fakeKubectl();
     let giveBack!: () => void;

@@ -204,6 +204,49 @@ describe('work queue', () => {
     expect(q.lending).toBe(0);
   });
 
+  it('starts a queued key in the place a worker lends, when it lends after an await (as a reconcile does)', async () => {
+    const gate = deferred();
+    const q: WorkQueue = new WorkQueue(async () => {
+      await Promise.resolve(); // the reconcile reads its object first
+      const reclaim = q.lend();
+      await gate.promise;
+      await reclaim?.();
+      return undefined;
+    }, { concurrency: 2, maxLent: 4 });
+    for (let i = 0; i < 8; i++) q.add(`k${i}`);
+    await vi.advanceTimersByTimeAsync(0);
+    // 4 lent places let 4 more start; the last 2 keep theirs, and 2 wait.
+    expect([q.running, q.lending, q.depth]).toEqual([6, 4, 2]);
+    gate.resolve();
+    await q.idle();
+    expect([q.running, q.lending, q.reclaiming]).toEqual([0, 0, 0]);
+  });
+
+  it('stop() waits for a lending worker to take its slot back and finish', async () => {
+    const gates = { a: deferred(), b: deferred() };
+    const done: string[] = [];
+    const q: WorkQueue = new WorkQueue(async (key) => {
+      const reclaim = q.lend();
+      await gates[key as 'a' | 'b'].promise;
+      await reclaim?.();
+      done.push(key);
+      return undefined;
+    }, { concurrency: 1, maxLent: 1 });
+    q.add('a');
+    q.add('b');
+    gates.a.resolve();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(q.reclaiming).toBe(1); // a waits for the slot b holds
+    let stopped = false;
+    const stopping = q.stop().then(() => (stopped = true));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false);
+    gates.b.resolve();
+    await stopping;
+    expect(done).toEqual(['b', 'a']);
+    expect([q.running, q.lending]).toEqual([0, 0]);
+  });
+
   it('lends nothing unless maxLent allows it', async () => {
     let reclaim: unknown = 'not asked';
     const q: WorkQueue = new WorkQueue(async () => ((reclaim = q.lend()), undefined), { concurrency: 1 });
