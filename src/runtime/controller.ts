@@ -114,16 +114,9 @@ export class Controller {
     return this.watchers.length > 0 && this.listed.size === this.watchers.length;
   }
 
-  private gauge(): void {
-    this.opts.metrics?.queueDepth.set(this.queue.depth);
-    this.opts.metrics?.queueRunning.set(this.queue.running);
-    this.opts.metrics?.queueLent.set(this.queue.lending);
-  }
-
   private async work(key: string): Promise<number | undefined> {
     const { operator, target } = parseKey(key);
     const stop = this.opts.metrics?.reconcileSeconds.startTimer({ operator });
-    this.gauge();
     try {
       const again = await this.reconcilers.get(operator)!.reconcile(target);
       this.opts.metrics?.reconciles.inc({ operator, result: 'ok' });
@@ -133,12 +126,15 @@ export class Controller {
       throw err;
     } finally {
       stop?.();
-      this.gauge();
     }
   }
 
   start(): void {
     const { api, operators, logger, metrics } = this.opts;
+    // Read at each scrape: the queue changes at every step, and a value set at some of them goes stale between.
+    metrics?.queueDepth.readFrom(() => this.queue.depth);
+    metrics?.queueRunning.readFrom(() => this.queue.running);
+    metrics?.queueLent.readFrom(() => this.queue.lending);
     for (const operator of operators) {
       this.reconcilers.set(
         operator.name,
@@ -176,15 +172,10 @@ export class Controller {
             if (!scope.accepts(object.metadata.namespace)) return;
             // The echo of our own write wakes nothing; a (re)list always does: it is the level-triggered safety net.
             const key = objectKey(operator.name, object);
-            const wake = () => {
-              this.queue.add(key);
-              this.gauge();
-            };
+            const wake = () => this.queue.add(key);
             // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
-            if (type === 'DELETED') {
-              this.queue.forget(key);
-              this.gauge();
-            } else if (type === 'MODIFIED' && !listed) this.reconcilers.get(operator.name)!.unlessOwnWrite(object, wake);
+            if (type === 'DELETED') this.queue.forget(key);
+            else if (type === 'MODIFIED' && !listed) this.reconcilers.get(operator.name)!.unlessOwnWrite(object, wake);
             else wake();
           },
           onListed: () => {

@@ -58,6 +58,8 @@ export class Counter extends Base<number> {
 
 /** A value that goes up and down. */
 export class Gauge extends Base<number> {
+  /** Read when scraped, instead of the value last set: for state that changes more often than anyone sets it. */
+  private read: (() => number) | undefined;
   constructor(name: string, help: string) {
     super(name, help, 'gauge');
     this.set(0);
@@ -65,7 +67,12 @@ export class Gauge extends Base<number> {
   set(value: number, labels: Labels = {}): void {
     this.at(labels, () => 0).value = value;
   }
+  /** The unlabelled value is read from `read` at each scrape (the latest call wins). */
+  readFrom(read: () => number): void {
+    this.read = read;
+  }
   protected lines(): string[] {
+    if (this.read) this.set(this.read());
     return [...this.series.values()].map((s) => `${this.name}${labelText(s.labels)} ${s.value}`);
   }
 }

@@ -71,3 +71,33 @@ describe('batched kubectl', () => {
     await waitFor('no work dir of the operator left', async () => (await fs.readdir(os.tmpdir())).every((f) => !f.startsWith(own)), 30_000);
   });
 });
+
+describe('a reconcile waiting for a batch lends its place', () => {
+  let ns: string;
+  let operator: OperatorProcess;
+
+  beforeAll(async () => {
+    ns = await createNamespace('e2e-lend');
+    // Two reconciles at once: without lending no batch could hold more than two Samples.
+    operator = startOperator(['--namespace', ns, '--concurrency', '2', '--batch-max', '40', 'sample']);
+  });
+  afterAll(async () => {
+    await deleteNamespace(ns);
+    await operator.stop();
+  });
+
+  it('applies 40 Samples created at once with --concurrency 2 in far fewer than the 20 kubectl processes batches of two would take', async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `l-${i}`);
+    await applyObjects(...names.map((name) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace: ns }, spec: { count: 1 } })));
+    await waitFor('every Sample applied', async () => {
+      const list = await getJson<{ items: any[] }>(['samples', '-n', ns]);
+      return list!.items.filter((s) => s.status?.sample?.message === `deployment.apps/${s.metadata.name}-demo-deploy serverside-applied`).length === 40;
+    }, 180_000);
+    const runs = await metric(operator, 'kustomate_kubectl_runs_total');
+    expect(runs).toBeGreaterThan(0);
+    expect(runs).toBeLessThan(10);
+    // Every lent place was taken back.
+    await waitFor('no place lent', async () => (await metric(operator, 'kustomate_queue_lent')) === 0 && (await metric(operator, 'kustomate_queue_running')) === 0, 60_000);
+    process.stdout.write(`lending: 40 Samples at --concurrency 2, ${runs} kubectl processes\n`);
+  });
+});
