@@ -89,7 +89,7 @@ export class Controller {
     this.opts = opts;
     this.discovery = new Discovery(opts.api);
     const batch = opts.batch === false ? undefined : (opts.batch ?? DEFAULT_BATCH);
-    this.batcher = batch && new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.running - this.queue.reclaiming, lend: () => this.queue.lend() }, batch);
+    this.batcher = batch && new KubectlBatcher({ kubectl: opts.kubectl, signal: this.cancel.signal, active: () => this.queue.joinable, lend: () => this.queue.lend() }, batch);
     this.queue = new WorkQueue((key) => this.work(key), {
       concurrency: opts.concurrency,
       // A reconcile waiting for a shared kubectl process lets another start, up to a full batch of them: a burst

@@ -162,6 +162,11 @@ export class WorkQueue {
     return this.reclaimers.length;
   }
 
+  /** Workers that may still reach a shared wait: those running, less those whose wait is over. */
+  get joinable(): number {
+    return this.active - this.reclaimers.length;
+  }
+
   /** Stop taking work, cancel timers, and resolve when running workers have finished. */
   async stop(): Promise<void> {
     this.stopped = true;

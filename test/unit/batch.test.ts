@@ -148,7 +148,7 @@ describe('kubectl batches', () => {
         },
         { concurrency: 2, maxLent },
       );
-      const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running, lend: () => q.lend() }, { windowMs: 50, max: 8 });
+      const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.joinable, lend: () => q.lend() }, { windowMs: 50, max: 8 });
       for (const uid of uids) q.add(uid);
       await q.idle();
       return { sizes: k.runs.map((r) => r.uids.length), maxHeld };
@@ -176,7 +176,7 @@ describe('kubectl batches', () => {
       },
       { concurrency: 1, maxLent: 6 },
     );
-    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running - q.reclaiming, lend: () => q.lend() }, { windowMs: 20, max: 6 });
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.joinable, lend: () => q.lend() }, { windowMs: 20, max: 6 });
     for (const uid of uids) q.add(uid);
     await q.idle();
     expect(failed).toEqual(['c']);
@@ -196,7 +196,7 @@ describe('kubectl batches', () => {
       },
       { concurrency: 1, maxLent: 1 },
     );
-    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.running - q.reclaiming, lend: () => q.lend() }, { windowMs: 60_000, max: 10 });
+    const batcher = new KubectlBatcher({ kubectl: k.run, active: () => q.joinable, lend: () => q.lend() }, { windowMs: 60_000, max: 10 });
     q.add('A');
     q.add('B');
     // A window of a minute: nothing ends unless every batch goes as soon as nobody else can join it.
