@@ -23,7 +23,7 @@ export interface Essence {
   metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
-/** What a handler gets: always the object as loaded at the start of this reconcile, never a watch event. */
+/** What a handler gets: the object as this reconcile read it at its start (see Reconciler.read). */
 export interface HandlerContext<Spec = Record<string, unknown>> {
   cause: Cause;
   body: CustomResource<Spec>;

@@ -79,7 +79,7 @@ export class Reconciler {
   private readonly timers = new TimerClock();
   /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
-  /** The resourceVersions of this reconciler's last writes to each object (finalizer, status), newest last. */
+  /** The resourceVersions of this reconciler's last writes to each object (finalizer, status), newest last; an object written at all has an entry. */
   private readonly written = new Map<string, string[]>();
   /** Objects with a write of this reconciler in flight → wake-ups held until it returns (an event may be its echo). */
   private readonly writing = new Map<string, Array<() => void>>();
@@ -127,9 +127,13 @@ export class Reconciler {
     return this.deps.signal.aborted;
   }
 
-  async reconcile(target: Target): Promise<number | undefined> {
+  /**
+   * Brings the world to the object's spec, or carries out its deletion. `fromWatch`: the object as the watch event
+   * that woke this reconcile brought it, which spares a GET when it can be trusted (see `read`).
+   */
+  async reconcile(target: Target, fromWatch?: KubeObject): Promise<number | undefined> {
     if (this.cancelled) return undefined;
-    const obj = await this.load(target);
+    const obj = await this.read(target, fromWatch);
     if (!obj) return this.forget(target.uid);
     if (obj.metadata.deletionTimestamp) return this.finalize(obj);
     return this.sync(obj);
@@ -168,6 +172,8 @@ export class Reconciler {
   private async write<T>(uid: string, run: () => Promise<T>, left: (result: T) => KubeObject | undefined): Promise<T> {
     const held: Array<() => void> = [];
     this.writing.set(uid, held);
+    // Written from now on, whether or not the answer (and its resourceVersion) ever comes back.
+    if (!this.written.has(uid)) this.written.set(uid, []);
     try {
       const result = await run();
       const rv = left(result)?.metadata.resourceVersion;
@@ -177,6 +183,19 @@ export class Reconciler {
       this.writing.delete(uid);
       for (const decide of held) decide();
     }
+  }
+
+  /**
+   * The object to reconcile. A watch event's object stands in for a GET when it cannot be older than what this
+   * reconciler knows: it never wrote the object (an event may arrive after the answer to a later write, so after a
+   * write of its own only a GET is sure to show it), and the object is not being deleted (the finalizer's removal
+   * forgets the writes). A change made since is someone else's, as it can be after a GET: the finalizer and status
+   * writes carry the resourceVersion read (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions),
+   * and the change's own event wakes the object again.
+   */
+  private async read(target: Target, fromWatch: KubeObject | undefined): Promise<KubeObject | undefined> {
+    const trusted = fromWatch?.metadata.uid === target.uid && !fromWatch.metadata.deletionTimestamp && !this.written.has(target.uid) && !this.writing.has(target.uid);
+    return trusted ? fromWatch : this.load(target);
   }
 
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */

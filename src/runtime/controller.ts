@@ -84,6 +84,12 @@ export class Controller {
   /** Aborted when the grace period is over, or at once when the lease is lost: running kubectl is killed. */
   private readonly cancel = new AbortController();
   private readonly batcher: KubectlBatcher | undefined;
+  /**
+   * The object each waiting key was last woken by, as the watch stream brought it: its reconcile may start from it
+   * with no GET, as controller-runtime's reconcilers start from its informer cache. Held only until the key's reconcile starts.
+   * A (re)list's objects are not held: a list of thousands would keep them all at once.
+   */
+  private readonly woken = new Map<string, KubeObject>();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -103,6 +109,7 @@ export class Controller {
       },
       // The object is gone: its reconciler forgets it too, so memory never grows with deleted objects.
       onForgotten: (key) => {
+        this.woken.delete(key);
         const { operator, target } = parseKey(key);
         this.reconcilers.get(operator)?.forget(target.uid);
       },
@@ -116,9 +123,11 @@ export class Controller {
 
   private async work(key: string): Promise<number | undefined> {
     const { operator, target } = parseKey(key);
+    const fromWatch = this.woken.get(key);
+    this.woken.delete(key);
     const stop = this.opts.metrics?.reconcileSeconds.startTimer({ operator });
     try {
-      const again = await this.reconcilers.get(operator)!.reconcile(target);
+      const again = await this.reconcilers.get(operator)!.reconcile(target, fromWatch);
       this.opts.metrics?.reconciles.inc({ operator, result: 'ok' });
       return again;
     } catch (err) {
@@ -172,10 +181,16 @@ export class Controller {
             if (!scope.accepts(object.metadata.namespace)) return;
             // The echo of our own write wakes nothing; a (re)list always does: it is the level-triggered safety net.
             const key = objectKey(operator.name, object);
-            const wake = () => this.queue.add(key);
-            // A deletion ends the key for good; anything else wakes it (it loads the current object itself).
-            if (type === 'DELETED') this.queue.forget(key);
-            else if (type === 'MODIFIED' && !listed) this.reconcilers.get(operator.name)!.unlessOwnWrite(object, wake);
+            const wake = () => {
+              if (listed) this.woken.delete(key);
+              else this.woken.set(key, object);
+              this.queue.add(key);
+            };
+            // A deletion ends the key for good; anything else wakes it.
+            if (type === 'DELETED') {
+              this.woken.delete(key);
+              this.queue.forget(key);
+            } else if (type === 'MODIFIED' && !listed) this.reconcilers.get(operator.name)!.unlessOwnWrite(object, wake);
             else wake();
           },
           onListed: () => {

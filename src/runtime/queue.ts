@@ -1,5 +1,5 @@
 // Why: serialize work per object, bound concurrency across objects, and schedule each object's next run.
-// It holds keys only: the worker loads the object's current state when it starts, so no queued copy can be stale.
+// It holds keys only: the worker finds the object's current state when it starts, so no queued copy can be stale.
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from './backoff.ts';
 
 /** Runs one key; returns ms until it wants to run again (undefined: only when told). A throw retries with backoff. */

@@ -160,6 +160,61 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(r.isOwnWrite(w.current())).toBe(true);
   });
 
+  it('starts from the object the watch event brought, with no GET, when it never wrote the object', async () => {
+    const w = world(sample, { spec: { count: 2 } });
+    const r = w.reconciler();
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, w.current());
+    expect(w.api.calls.filter((c) => c.method === 'GET' && c.path === w.path)).toHaveLength(0);
+    expect(w.current().status?.sample).toEqual({ message: 'deployment.apps/a-demo-deploy serverside-applied' });
+  });
+
+  it('reads the object again once it has written it: the event that woke it may be older than its own write', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k);
+    const r = w.reconciler();
+    // The ADDED event, delivered again after the first reconcile's writes (its answer may come before the event).
+    const added = w.current();
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, added);
+    expect(k.calls).toHaveLength(1);
+    const gets = () => w.api.calls.filter((c) => c.method === 'GET' && c.path === w.path).length;
+    expect(gets()).toBe(0);
+    const after = w.current();
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, added);
+    expect(gets()).toBe(1);
+    // Read afresh, the object is handled: no second apply, no second finalizer patch, nothing written.
+    expect(k.calls).toHaveLength(1);
+    expect(w.current().metadata.resourceVersion).toBe(after.metadata.resourceVersion);
+  });
+
+  it('reads the object again after a write whose answer was lost: the write may have gone through', async () => {
+    const w = world(sample, { spec: { count: 2 } });
+    const added = w.current();
+    const realRequest = w.api.request.bind(w.api);
+    w.api.request = (async (method: string, path: string, opts?: any) => {
+      const result = await realRequest(method, path, opts);
+      if (method === 'PATCH') throw new DOMException('the request timed out after 30000 ms', 'TimeoutError');
+      return result;
+    }) as typeof w.api.request;
+    const r = w.reconciler();
+    await expect(r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, added)).rejects.toThrow('timed out');
+    w.api.request = realRequest as typeof w.api.request;
+    expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, added);
+    expect(w.api.calls.filter((c) => c.method === 'GET' && c.path === w.path)).toHaveLength(1);
+    expect(w.current().status?.sample).toEqual({ message: 'deployment.apps/a-demo-deploy serverside-applied' });
+  });
+
+  it('reads an object being deleted again, and an event of another object of that name is not used', async () => {
+    const w = world(sample, { spec: { count: 2 } });
+    const gets = () => w.api.calls.filter((c) => c.method === 'GET' && c.path === w.path).length;
+    const ending = { ...w.current(), metadata: { ...w.current().metadata, deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: [FINALIZER] } };
+    await w.reconciler().reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, ending);
+    expect(gets()).toBe(1);
+    const namesake = { ...w.current(), metadata: { ...w.current().metadata, uid: 'older' } };
+    await w.reconciler().reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, namesake);
+    expect(gets()).toBe(2);
+  });
+
   it('holds a wake-up that arrives while its write is in flight, and drops it when it was the echo of that write or of the finalizer', async () => {
     const w = world(sample, { spec: { count: 2 } });
     const r = w.reconciler();
