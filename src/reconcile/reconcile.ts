@@ -79,8 +79,13 @@ export class Reconciler {
   private readonly timers = new TimerClock();
   /** Objects this reconciler has seen: resume handlers run once per process (per leadership term), for the others. */
   private readonly seen = new Set<string>();
-  /** The resourceVersions of this reconciler's last writes to each object (finalizer, status), newest last; an object written at all has an entry. */
+  /** The resourceVersions of this reconciler's last writes to each object (finalizer, status), newest last. */
   private readonly written = new Map<string, string[]>();
+  /**
+   * Objects this reconciler has reconciled at all. Kept until the object's deletion has reached the watch (`gone`),
+   * not cleared by `forget`: the watch may still bring events older than what a reconcile read or did.
+   */
+  private readonly reconciled = new Set<string>();
   /** Objects with a write of this reconciler in flight → wake-ups held until it returns (an event may be its echo). */
   private readonly writing = new Map<string, Array<() => void>>();
 
@@ -139,7 +144,16 @@ export class Reconciler {
     return this.sync(obj);
   }
 
-  /** The object is gone: nothing of it stays in memory. */
+  /**
+   * The object's deletion has reached the watch (its DELETED event): no event of it can come any more, and nothing
+   * of it stays in memory.
+   */
+  gone(uid: string): void {
+    this.forget(uid);
+    this.reconciled.delete(uid);
+  }
+
+  /** The object is gone, or its finalizer is off: what this reconciler kept for it goes. */
   forget(uid: string): undefined {
     this.seen.delete(uid);
     this.written.delete(uid);
@@ -172,8 +186,6 @@ export class Reconciler {
   private async write<T>(uid: string, run: () => Promise<T>, left: (result: T) => KubeObject | undefined): Promise<T> {
     const held: Array<() => void> = [];
     this.writing.set(uid, held);
-    // Written from now on, whether or not the answer (and its resourceVersion) ever comes back.
-    if (!this.written.has(uid)) this.written.set(uid, []);
     try {
       const result = await run();
       const rv = left(result)?.metadata.resourceVersion;
@@ -186,16 +198,19 @@ export class Reconciler {
   }
 
   /**
-   * The object to reconcile. A watch event's object stands in for a GET when it cannot be older than what this
-   * reconciler knows: it never wrote the object (an event may arrive after the answer to a later write, so after a
-   * write of its own only a GET is sure to show it), and the object is not being deleted (the finalizer's removal
-   * forgets the writes). A change made since is someone else's, as it can be after a GET: the finalizer and status
-   * writes carry the resourceVersion read (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions),
-   * and the change's own event wakes the object again.
+   * The object to reconcile. A watch event's object stands in for a GET only for the object's first reconcile by
+   * this reconciler, when nothing it read or wrote can be newer than the event. After that, an event may be older than what a
+   * reconcile already read, or arrive after the answer to a later write of its own (or after the deletion it carried
+   * out), so only a GET is sure to be current. A change someone else made since is as possible as after a GET: its
+   * own event wakes the object again, and that reconcile reads it. Meanwhile a finalizer not on yet goes on with a
+   * patch guarded by the resourceVersion read
+   * (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions), so nothing is applied for a
+   * new object from an outdated copy.
    */
   private async read(target: Target, fromWatch: KubeObject | undefined): Promise<KubeObject | undefined> {
-    const trusted = fromWatch?.metadata.uid === target.uid && !fromWatch.metadata.deletionTimestamp && !this.written.has(target.uid) && !this.writing.has(target.uid);
-    return trusted ? fromWatch : this.load(target);
+    const first = !this.reconciled.has(target.uid);
+    this.reconciled.add(target.uid);
+    return first && fromWatch?.metadata.uid === target.uid && !fromWatch.metadata.deletionTimestamp ? fromWatch : this.load(target);
   }
 
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */

@@ -111,7 +111,7 @@ export class Controller {
       onForgotten: (key) => {
         this.woken.delete(key);
         const { operator, target } = parseKey(key);
-        this.reconcilers.get(operator)?.forget(target.uid);
+        this.reconcilers.get(operator)?.gone(target.uid);
       },
     });
   }

@@ -168,7 +168,7 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(w.current().status?.sample).toEqual({ message: 'deployment.apps/a-demo-deploy serverside-applied' });
   });
 
-  it('reads the object again once it has written it: the event that woke it may be older than its own write', async () => {
+  it('reads the object again after its first reconcile: the event that woke it may be older than its own write', async () => {
     const k = fakeKubectl();
     const w = world(sample, { spec: { count: 2 } }, k);
     const r = w.reconciler();
@@ -186,7 +186,7 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(w.current().metadata.resourceVersion).toBe(after.metadata.resourceVersion);
   });
 
-  it('reads the object again after a write whose answer was lost: the write may have gone through', async () => {
+  it('reads the object again after a first reconcile that failed midway: a write whose answer was lost may have gone through', async () => {
     const w = world(sample, { spec: { count: 2 } });
     const added = w.current();
     const realRequest = w.api.request.bind(w.api);
@@ -202,6 +202,26 @@ describe('reconcile: create, update, nothing to do', () => {
     await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, added);
     expect(w.api.calls.filter((c) => c.method === 'GET' && c.path === w.path)).toHaveLength(1);
     expect(w.current().status?.sample).toEqual({ message: 'deployment.apps/a-demo-deploy serverside-applied' });
+  });
+
+  it('reads the object again after carrying out its deletion: an event from before it, arriving late, re-creates nothing', async () => {
+    const k = fakeKubectl();
+    const w = world(sample, { spec: { count: 2 } }, k);
+    const r = w.reconciler();
+    await w.run(r);
+    await w.patch({ spec: { count: 3 } });
+    // The MODIFIED event of that change, which a lagging watch delivers only after what follows.
+    const late = w.current();
+    w.api.objects.get(w.path)!.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
+    w.api.objects.get(w.path)!.metadata.finalizers = [FINALIZER, 'other.io/keep'];
+    // Woken by something else (a child, a timer): it reads the deletion, deletes the children, removes its finalizer.
+    await w.run(r);
+    expect(w.current().metadata.finalizers).toEqual(['other.io/keep']);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeUndefined();
+    const applies = k.calls.filter((c) => c[0] === 'apply').length;
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, late);
+    expect(k.calls.filter((c) => c[0] === 'apply')).toHaveLength(applies);
+    expect(w.api.get(childPath('a-demo-deploy'))).toBeUndefined();
   });
 
   it('reads an object being deleted again, and an event of another object of that name is not used', async () => {
