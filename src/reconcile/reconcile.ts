@@ -199,9 +199,9 @@ export class Reconciler {
 
   /**
    * The object to reconcile. A watch event's object stands in for a GET only for the object's first reconcile by
-   * this reconciler, when nothing it read or wrote can be newer than the event. After that, an event may be older than what a
-   * reconcile already read, or arrive after the answer to a later write of its own (or after the deletion it carried
-   * out), so only a GET is sure to be current. A change someone else made since is as possible as after a GET: its
+   * this reconciler, when nothing it read or wrote can be newer than the event. After that, an event may be older
+   * than what a reconcile already read, or arrive after the answer to a later write of its own (or after the deletion
+   * it carried out), so only a GET is sure to be current. A change someone else made since is as possible as after a GET: its
    * own event wakes the object again, and that reconcile reads it. Meanwhile a finalizer not on yet goes on with a
    * patch guarded by the resourceVersion read
    * (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions), so nothing is applied for a

@@ -86,8 +86,8 @@ export class Controller {
   private readonly batcher: KubectlBatcher | undefined;
   /**
    * The object each waiting key was last woken by, as the watch stream brought it: its reconcile may start from it
-   * with no GET, as controller-runtime's reconcilers start from its informer cache. Held only until the key's reconcile starts.
-   * A (re)list's objects are not held: a list of thousands would keep them all at once.
+   * with no GET, as controller-runtime's reconcilers start from its informer cache. Held only until the key's
+   * reconcile starts. A (re)list's objects are not held: a list of thousands would keep them all at once.
    */
   private readonly woken = new Map<string, KubeObject>();
 

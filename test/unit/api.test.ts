@@ -122,7 +122,14 @@ describe('API connections', () => {
     await until(() => server.held.length === REQUEST_CONNECTIONS + 1);
     server.held.pop()!.end('{"kind":"Lease"}');
     expect(await lease).toEqual({ kind: 'Lease' });
-    while ((await Promise.race([Promise.all(busy).then(() => true), new Promise((r) => setTimeout(() => r(false), 20))])) === false) server.release();
+    // Released until every request has its answer; each wait's timer is cleared, so none outlives the test.
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = await Promise.race([Promise.all(busy).then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), 20)))]);
+      clearTimeout(timer);
+      if (done) break;
+      server.release();
+    }
   });
 
 
