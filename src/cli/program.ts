@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { ConnectionError } from '../kube/config.ts';
 import { OPERATORS, UnknownOperatorError } from '../operators/index.ts';
 import { DEFAULT_BASES_DIR } from '../kustomize/bases.ts';
-import { DEFAULT_BATCH, DEFAULT_CONCURRENCY, UNBATCHED_CONCURRENCY, WINDOWS_AT_MOST } from '../kustomize/batch.ts';
+import { DEFAULT_BATCH, DEFAULT_CONCURRENCY, DEFAULT_PROCESSES, SHARE_AT_LEAST, UNBATCHED_CONCURRENCY, WINDOWS_AT_MOST } from '../kustomize/batch.ts';
 import { InputError } from '../render/render.ts';
 import { bundleCommand } from './bundle.ts';
 import { DiffError, diffCommand } from './diff.ts';
@@ -59,6 +59,7 @@ program
   .addOption(new Option('--kubectl-timeout <seconds>', 'kill a kubectl run after this long').argParser(positiveInt).default(120))
   .addOption(new Option('--batch-window <ms>', `how long a batch waits for another work dir to share its kubectl kustomize and kubectl apply -k (a burst): each one that joins starts it again, up to ${WINDOWS_AT_MOST} windows in all; no wait when every running reconcile is waiting already`).argParser(wholeNumber).default(DEFAULT_BATCH.windowMs))
   .addOption(new Option('--batch-max <n>', 'the most work dirs one kubectl process takes, and the most objects waiting for one while others start in their place').argParser(positiveInt).default(DEFAULT_BATCH.max))
+  .addOption(new Option('--batch-processes <n>', `the most kubectl processes a batch runs at once, each on its share of the work dirs (at least ${SHARE_AT_LEAST} each); default: one per CPU core, up to 4 (${DEFAULT_PROCESSES} here)`).argParser(positiveInt))
   .option('--no-batch', 'one kubectl process per work dir, never shared')
   .addOption(basesOption())
   .option('--keep-workdirs', 'keep each reconcile\'s temporary kustomize folder, for debugging')

@@ -22,6 +22,8 @@ export interface RunFlags {
   batch: boolean;
   batchWindow: number;
   batchMax: number;
+  /** Unset: DEFAULT_PROCESSES. */
+  batchProcesses?: number;
   bases: string;
   keepWorkdirs?: boolean;
   relistInterval: number;
@@ -85,7 +87,7 @@ export async function runCommand(names: string[], flags: RunFlags): Promise<void
     context: flags.context,
     kubectl: flags.kubectl,
     kubectlTimeoutMs: flags.kubectlTimeout * 1000,
-    batch: flags.batch ? { windowMs: flags.batchWindow, max: flags.batchMax } : false,
+    batch: flags.batch ? { windowMs: flags.batchWindow, max: flags.batchMax, ...(flags.batchProcesses ? { processes: flags.batchProcesses } : {}) } : false,
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     keepWorkdirs: flags.keepWorkdirs ?? false,
     relistIntervalMs: flags.relistInterval * 1000,

@@ -1,5 +1,5 @@
 // Why: each kubectl process costs far more than the objects it handles, so work dirs that become ready together
-// (a burst) share one `kubectl kustomize` and one `kubectl apply -k` on a parent kustomization, and the output is
+// (a burst) share a few `kubectl kustomize` and `kubectl apply -k` runs on parent kustomizations, and the output is
 // split back per custom resource by the owner-uid annotation every rendered object carries.
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -16,9 +16,30 @@ export interface BatchOptions {
   windowMs: number;
   /** The most work dirs one kubectl process takes. */
   max: number;
+  /** The most kubectl processes one batch runs at once, each on its share of the work dirs (DEFAULT_PROCESSES). */
+  processes?: number;
 }
 
-export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 200 };
+/** One kubectl process per CPU core for a batch, up to 4: each holds tens of MB while it runs. */
+export const DEFAULT_PROCESSES = Math.max(1, Math.min(4, os.availableParallelism()));
+
+export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 200, processes: DEFAULT_PROCESSES };
+
+/**
+ * The fewest work dirs a batch gives each of its processes. kubectl applies the objects of one run one after
+ * another, each a round trip to the API server (a write: tens of ms on a loaded one), so a big batch in one process
+ * waits mostly for that; a process more costs about a tenth of a second of CPU to start.
+ */
+export const SHARE_AT_LEAST = 16;
+
+/** A batch cut into up to `most` shares of at least `least` work dirs each (one share when it is smaller), in order. */
+export function shares<T>(batch: T[], most: number, least: number): T[][] {
+  const count = Math.max(1, Math.min(most, Math.floor(batch.length / least)));
+  const size = Math.ceil(batch.length / count);
+  const out: T[][] = [];
+  for (let i = 0; i < batch.length; i += size) out.push(batch.slice(i, i + size));
+  return out;
+}
 
 /** The longest a batch waits for more work dirs, in windows: each one that joins starts the window again, up to this. */
 export const WINDOWS_AT_MOST = 10;
@@ -58,10 +79,11 @@ interface BatcherDeps {
 const ownerUid = (obj: KubeObject) => obj.metadata.annotations?.[OWNER_UID_ANNOTATION];
 
 /**
- * Collects render and apply requests of work dirs and runs each group with one kubectl process. A single request
- * with nobody else running goes at once, so a lone object waits for nothing. When a batch fails (one bad object
- * fails the whole kubectl run, and `-o json` then prints nothing), it is split in halves until each failure is
- * alone, so every object gets its own result or its own error, and the others succeed.
+ * Collects render and apply requests of work dirs and runs each group as one batch: one kubectl process, or a few
+ * at once on shares of it when it is big. A single request with nobody else running goes at once, so a lone object
+ * waits for nothing. When a run fails (one bad object fails the whole kubectl run, and `-o json` then prints
+ * nothing), it is split in halves until each failure is alone, so every object gets its own result or its own
+ * error, and the others succeed.
  */
 export class KubectlBatcher {
   private readonly deps: BatcherDeps;
@@ -75,6 +97,7 @@ export class KubectlBatcher {
   constructor(deps: BatcherDeps, opts: BatchOptions = DEFAULT_BATCH) {
     if (!Number.isInteger(opts.max) || opts.max < 1) throw new Error('batch max must be a whole number ≥ 1');
     if (!Number.isFinite(opts.windowMs) || opts.windowMs < 0) throw new Error('batch window must be ≥ 0 ms');
+    if (opts.processes !== undefined && (!Number.isInteger(opts.processes) || opts.processes < 1)) throw new Error('batch processes must be a whole number ≥ 1');
     this.deps = deps;
     this.opts = opts;
   }
@@ -110,7 +133,7 @@ export class KubectlBatcher {
    * A batch goes when it is full, when every running reconcile waits here (nobody else can join), or when no work
    * dir has joined for the window (each one that joins starts it again, up to WINDOWS_AT_MOST windows in all): in
    * a burst, work dirs arrive one after another for as long as their reconciles take to get here, and the first
-   * batch takes them all instead of the first few. Never while another process of the same kind runs: what queues
+   * batch takes them all instead of the first few. Never while another batch of the same kind runs: what queues
    * meanwhile goes as one batch when it ends (group commit), so batches grow with the load.
    */
   private schedule(op: Op): void {
@@ -136,15 +159,17 @@ export class KubectlBatcher {
       else batch.push(...queue.splice(i, 1));
     }
     this.running[op]++;
-    void this.run(op, batch).finally(() => {
+    // Its shares at once: what a failed one is split into runs within it, so no more than `processes` at a time.
+    const parts = shares(batch, this.opts.processes ?? DEFAULT_PROCESSES, SHARE_AT_LEAST);
+    void Promise.all(parts.map((part) => this.run(op, part))).finally(() => {
       this.running[op]--;
       this.flush(op);
     });
   }
 
   /**
-   * Runs a batch; a failed one of several is split in halves, so each failure ends alone with its own error. The
-   * halves run in turn: one kubectl process of this kind at a time, failures or not.
+   * Runs a batch (or a share of one); a failed one of several is split in halves, so each failure ends alone with
+   * its own error. The halves run in turn: one kubectl process at a time for this share, failures or not.
    */
   private async run(op: Op, batch: Item<unknown>[]): Promise<void> {
     if (this.deps.signal?.aborted) {

@@ -1,12 +1,23 @@
-// Bursts on the real control plane: objects that become ready together share kubectl processes, and a failure stays
-// with its own object. The failures are real: an admission policy refuses three of the Deployments.
+// Bursts on the real control plane: objects that become ready together share kubectl processes, a big batch runs
+// its shares at once, and a failure stays with its own object. The failures are real: an admission policy refuses
+// three of the Deployments.
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WORKDIR_PREFIX } from '../../src/kustomize/workdir.ts';
-import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
+import { applyObjects, createNamespace, deleteNamespace, denyPolicy, FAULT_KUBECTL, getJson, k, KUBECTL, metric, readJournal, readyCondition, startOperator, waitFor, type KubectlRun, type OperatorProcess } from './helpers.ts';
 
 const DOOMED = ['doomed-7', 'doomed-42', 'doomed-77'];
+
+/** Creates Samples of these names at once (one kubectl apply of a List), and waits until each has its apply output. */
+async function burstApplied(ns: string, names: string[]): Promise<void> {
+  await applyObjects(...names.map((name) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace: ns }, spec: { count: 1 } })));
+  await waitFor('every Sample applied', async () => {
+    const list = await getJson<{ items: any[] }>(['samples', '-n', ns]);
+    return list!.items.filter((s) => s.status?.sample?.message === `deployment.apps/${s.metadata.name}-demo-deploy serverside-applied`).length === names.length;
+  }, 180_000);
+}
 
 describe('batched kubectl', () => {
   let ns: string;
@@ -87,17 +98,72 @@ describe('a reconcile waiting for a batch lends its place', () => {
   });
 
   it('applies 40 Samples created at once with --concurrency 2 in far fewer than the 20 kubectl processes batches of two would take', async () => {
-    const names = Array.from({ length: 40 }, (_, i) => `l-${i}`);
-    await applyObjects(...names.map((name) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace: ns }, spec: { count: 1 } })));
-    await waitFor('every Sample applied', async () => {
-      const list = await getJson<{ items: any[] }>(['samples', '-n', ns]);
-      return list!.items.filter((s) => s.status?.sample?.message === `deployment.apps/${s.metadata.name}-demo-deploy serverside-applied`).length === 40;
-    }, 180_000);
+    await burstApplied(ns, Array.from({ length: 40 }, (_, i) => `l-${i}`));
     const runs = await metric(operator, 'kustomate_kubectl_runs_total');
     expect(runs).toBeGreaterThan(0);
     expect(runs).toBeLessThan(10);
     // Every lent place was taken back.
     await waitFor('no place lent', async () => (await metric(operator, 'kustomate_queue_lent')) === 0 && (await metric(operator, 'kustomate_queue_running')) === 0, 60_000);
     process.stdout.write(`lending: 40 Samples at --concurrency 2, ${runs} kubectl processes\n`);
+  });
+});
+
+describe('a big batch runs its shares at once', () => {
+  let dir: string;
+  const started: Array<{ ns: string; op: OperatorProcess }> = [];
+
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-e2e-shares-'));
+    // Every apply waits 2 s before it runs: the burst queues behind the first one, and shares that run at once
+    // overlap for certain.
+    await fs.writeFile(path.join(dir, 'rules.json'), JSON.stringify([{ verb: 'apply', delayMs: 2_000 }]));
+  });
+  afterAll(async () => {
+    for (const { ns, op } of started) {
+      await deleteNamespace(ns);
+      await op.stop();
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  /** The most apply runs of the journal that ran at the same time. */
+  const mostAtOnce = (runs: KubectlRun[]) => {
+    let running = 0;
+    let most = 0;
+    for (const r of [...runs].sort((a, b) => a.t - b.t || (a.event === 'start' ? 1 : -1))) {
+      running += r.event === 'start' ? 1 : -1;
+      most = Math.max(most, running);
+    }
+    return most;
+  };
+
+  /** 48 Samples created at once under an operator with `--batch-processes n`: its apply runs, once all are applied. */
+  const burst = async (processes: number) => {
+    const ns = await createNamespace(`e2e-shares-${processes}`);
+    const journalFile = path.join(dir, `journal-${processes}.jsonl`);
+    const op = startOperator(['--namespace', ns, '--kubectl', FAULT_KUBECTL, '--batch-processes', String(processes), 'sample'], {
+      REAL_KUBECTL: KUBECTL,
+      FAULT_RULES: path.join(dir, 'rules.json'),
+      FAULT_JOURNAL: journalFile,
+    });
+    started.push({ ns, op });
+    const names = Array.from({ length: 48 }, (_, i) => `p-${i}`);
+    await burstApplied(ns, names);
+    const applies = (await readJournal(journalFile)).filter((r) => r.verb === 'apply');
+    // Each Sample applied by exactly one run, and every run ended well.
+    const ended = applies.filter((r) => r.event === 'end');
+    expect(ended.every((r) => r.exit === 0)).toBe(true);
+    expect(ended.flatMap((r) => r.names).sort()).toEqual([...names].sort());
+    expect(await metric(op, 'kustomate_kubectl_runs_total')).toBeLessThan(48);
+    return { most: mostAtOnce(applies), biggest: Math.max(...ended.map((r) => r.names.length)) };
+  };
+
+  it('applies a burst of 48 Samples with two kubectl processes at once under --batch-processes 2, never three, and one at a time under --batch-processes 1', async () => {
+    const two = await burst(2);
+    expect(two.most).toBe(2);
+    // Shares of one batch: neither takes the whole burst.
+    expect(two.biggest).toBeLessThan(47);
+    const one = await burst(1);
+    expect(one.most).toBe(1);
   });
 });

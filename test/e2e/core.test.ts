@@ -5,9 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freezeApiServer } from '../../lab/cluster/cluster.ts';
-import { applyObjects, createNamespace, deleteNamespace, denyPolicy, getJson, k, KUBECTL, metric, readyCondition, startOperator, waitFor, type OperatorProcess } from './helpers.ts';
-
-const FAULT_KUBECTL = path.resolve('test/e2e/fixtures/fault-kubectl.mjs');
+import { applyObjects, createNamespace, deleteNamespace, denyPolicy, FAULT_KUBECTL, getJson, k, KUBECTL, metric, readJournal, readyCondition, startOperator, waitFor, type KubectlRun, type OperatorProcess } from './helpers.ts';
 
 interface Rule {
   verb?: string;
@@ -15,20 +13,6 @@ interface Rule {
   replicas?: number;
   delayMs?: number;
   fail?: boolean;
-}
-
-interface Run {
-  event: 'start' | 'end' | 'killed';
-  t: number;
-  /** The kubectl run (the wrapper's pid): its start and its end share it. */
-  run: number;
-  operator: number;
-  verb: string;
-  name?: string;
-  /** The objects of the run: one, or those of a batch. */
-  names: string[];
-  replicas?: number;
-  exit?: number;
 }
 
 const sampleObj = (namespace: string, name: string, count: number) => ({ apiVersion: 'nuvolaris.org/v1', kind: 'Sample', metadata: { name, namespace }, spec: { count } });
@@ -41,12 +25,7 @@ describe('reconcile core under faults', () => {
   const started: OperatorProcess[] = [];
 
   const setRules = (rules: Rule[]) => fs.writeFile(rulesFile, JSON.stringify(rules));
-  const journal = async (name?: string): Promise<Run[]> =>
-    (await fs.readFile(journalFile, 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Run)
-      .filter((r) => name === undefined || r.names.includes(name));
+  const journal = async (name?: string): Promise<KubectlRun[]> => (await readJournal(journalFile)).filter((r) => name === undefined || r.names.includes(name));
   const applies = async (name: string) => (await journal(name)).filter((r) => r.verb === 'apply' && r.event === 'start');
   const operator = (args: string[] = []) => {
     const op = startOperator(['--namespace', ns, '--kubectl', FAULT_KUBECTL, ...args, 'sample'], { REAL_KUBECTL: KUBECTL, FAULT_RULES: rulesFile, FAULT_JOURNAL: journalFile });

@@ -9,6 +9,31 @@ import { binPath } from '../../lab/cluster/versions.ts';
 
 export const kubeconfig = () => inject('kubeconfig');
 export const KUBECTL = binPath('kubectl');
+/** The fault-injecting kubectl (fixtures/fault-kubectl.mjs): delays and failures by rule, and a journal of its runs. */
+export const FAULT_KUBECTL = path.resolve('test/e2e/fixtures/fault-kubectl.mjs');
+
+/** One line of the fault kubectl's journal. */
+export interface KubectlRun {
+  event: 'start' | 'end' | 'killed';
+  t: number;
+  /** The kubectl run (the wrapper's pid): its start and its end share it. */
+  run: number;
+  operator: number;
+  verb: string;
+  name?: string;
+  /** The objects of the run: one, or those of a batch. */
+  names: string[];
+  replicas?: number;
+  exit?: number;
+}
+
+/** The fault kubectl's journal so far (none yet: empty). */
+export async function readJournal(file: string): Promise<KubectlRun[]> {
+  return (await fs.readFile(file, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as KubectlRun);
+}
 
 /** kubectl on the test cluster; rejects on a non-zero exit unless `reject: false`. */
 export async function k(args: string[], opts: { reject?: boolean; input?: string; timeoutMs?: number } = {}) {

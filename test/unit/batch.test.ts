@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import type { KubectlRunner } from '../../src/kubectl/runner.ts';
-import { KubectlBatcher, WINDOWS_AT_MOST } from '../../src/kustomize/batch.ts';
+import { KubectlBatcher, SHARE_AT_LEAST, WINDOWS_AT_MOST, shares } from '../../src/kustomize/batch.ts';
 import { WorkQueue } from '../../src/runtime/queue.ts';
 
 const root = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-batch-'));
@@ -40,6 +40,22 @@ function fakeKubectl() {
     return { ...base, exitCode: 0, stdout, stderr: '' };
   };
   return { run, runs };
+}
+
+/** `run`, each call taking `ms`, and the most calls it had running at once. */
+function counting(run: KubectlRunner, ms = 5) {
+  let running = 0;
+  let most = 0;
+  const counted: KubectlRunner = async (args, opts) => {
+    most = Math.max(most, ++running);
+    try {
+      await new Promise((r) => setTimeout(r, ms));
+      return await run(args, opts);
+    } finally {
+      running--;
+    }
+  };
+  return { run: counted, most: () => most };
 }
 
 describe('kubectl batches', () => {
@@ -85,25 +101,60 @@ describe('kubectl batches', () => {
 
   it('runs the halves of a failed batch one after another, so a batch where everything fails never has two kubectl processes at once', async () => {
     const k = fakeKubectl();
-    let running = 0;
-    let most = 0;
-    const counted: KubectlRunner = async (args, opts) => {
-      most = Math.max(most, ++running);
-      try {
-        await new Promise((r) => setTimeout(r, 5));
-        return await k.run(args, opts);
-      } finally {
-        running--;
-      }
-    };
+    const counted = counting(k.run);
     const uids = Array.from({ length: 16 }, (_, i) => `u${i}`);
-    const batcher = new KubectlBatcher({ kubectl: counted, active: () => uids.length }, { windowMs: 50, max: 16 });
+    const batcher = new KubectlBatcher({ kubectl: counted.run, active: () => uids.length }, { windowMs: 50, max: 16, processes: 4 });
     const dirs = await Promise.all(uids.map((uid) => workdir(uid, true)));
     const settled = await Promise.allSettled(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
     expect(settled.every((r) => r.status === 'rejected')).toBe(true);
     // 16 → 8+8 → … → 16 singles: every object ends with its own error.
     expect(k.runs.filter((r) => r.uids.length === 1)).toHaveLength(16);
-    expect(most).toBe(1);
+    expect(counted.most()).toBe(1);
+  });
+
+  it('cuts a batch into shares of at least the given size, at most the given count, in order, each work dir once', () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const sizes = (n: number, most: number) => shares(ids(n), most, 16).map((s) => s.length);
+    expect(sizes(200, 2)).toEqual([100, 100]);
+    expect(sizes(200, 4)).toEqual([50, 50, 50, 50]);
+    expect(sizes(33, 4)).toEqual([17, 16]);
+    expect(sizes(32, 4)).toEqual([16, 16]);
+    expect(sizes(31, 4)).toEqual([31]);
+    expect(sizes(1, 4)).toEqual([1]);
+    expect(sizes(200, 1)).toEqual([200]);
+    expect(shares(ids(101), 3, 16).flat()).toEqual(ids(101));
+  });
+
+  it('runs a big batch as shares on several kubectl processes at once, no more than processes of them, each object getting only its own output', async () => {
+    const burst = async (processes: number) => {
+      const k = fakeKubectl();
+      const counted = counting(k.run, 20);
+      const uids = Array.from({ length: 4 * SHARE_AT_LEAST }, (_, i) => `u${i}`);
+      const batcher = new KubectlBatcher({ kubectl: counted.run, active: () => uids.length }, { windowMs: 50, max: 100, processes });
+      const dirs = await Promise.all(uids.map((uid) => workdir(uid)));
+      const outputs = await Promise.all(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
+      expect(outputs.map((o) => o.stdout)).toEqual(uids.map((u) => `configmap/cm-${u} serverside-applied`));
+      // The runs in the order they reached kubectl, which those at once do not keep.
+      return { runs: k.runs.map((r) => r.uids.length).sort((a, b) => b - a), most: counted.most() };
+    };
+    expect(await burst(2)).toEqual({ runs: [32, 32], most: 2 });
+    expect(await burst(3)).toEqual({ runs: [22, 22, 20], most: 3 });
+    expect(await burst(1)).toEqual({ runs: [64], most: 1 });
+  });
+
+  it('splits a failed share within itself while the other shares succeed whole, never more processes at once than allowed', async () => {
+    const k = fakeKubectl();
+    const counted = counting(k.run);
+    const uids = Array.from({ length: 2 * SHARE_AT_LEAST }, (_, i) => `u${i}`);
+    const batcher = new KubectlBatcher({ kubectl: counted.run, active: () => uids.length }, { windowMs: 50, max: 100, processes: 2 });
+    const dirs = await Promise.all(uids.map((uid) => workdir(uid, uid === 'u3')));
+    const settled = await Promise.allSettled(dirs.map((d, i) => batcher.apply(d, uids[i]!)));
+    expect(settled.map((r) => r.status === 'fulfilled')).toEqual(uids.map((u) => u !== 'u3'));
+    expect((settled[3] as PromiseRejectedResult).reason.message).toMatch(/The ConfigMap "cm-u3" is invalid$/);
+    // The second share's one run, untouched by the failure in the first.
+    expect(k.runs).toContainEqual({ verb: 'apply', uids: uids.slice(SHARE_AT_LEAST) });
+    expect(k.runs.filter((r) => r.uids.includes('u3')).map((r) => r.uids.length)).toEqual([16, 8, 4, 2, 1]);
+    expect(counted.most()).toBe(2);
   });
 
   it('renders in batches too, and a build error stays with its own work dir', async () => {
