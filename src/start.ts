@@ -39,7 +39,10 @@ export interface StartOptions {
   healthTimeoutMs?: number;
   /** Only custom resources matching this label selector (a shard, see shardSelector). */
   labelSelector?: string;
-  /** kubectl processes shared by objects that render and apply at the same time (default on); false: one each. */
+  /**
+   * kubectl processes shared by objects that render and apply at the same time (default on: DEFAULT_BATCH, a big
+   * batch in up to DEFAULT_PROCESSES shares at once unless `processes` says); false: one each.
+   */
   batch?: BatchOptions | false;
   logger?: Logger;
   logFormat?: LogFormat;

@@ -14,7 +14,7 @@ import { workdirPrefix } from './workdir.ts';
 export interface BatchOptions {
   /** How long a batch waits for another work dir to join (ms), unless every running reconcile has joined. */
   windowMs: number;
-  /** The most work dirs one kubectl process takes. */
+  /** The most work dirs one batch takes (its kubectl processes share them). */
   max: number;
   /** The most kubectl processes one batch runs at once, each on its share of the work dirs (DEFAULT_PROCESSES). */
   processes?: number;
@@ -32,12 +32,20 @@ export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 200, processes: 
  */
 export const SHARE_AT_LEAST = 16;
 
-/** A batch cut into up to `most` shares of at least `least` work dirs each (one share when it is smaller), in order. */
+/**
+ * A batch cut, in order, into up to `most` shares of at least `least` work dirs each (one share when it is smaller),
+ * their sizes at most one apart.
+ */
 export function shares<T>(batch: T[], most: number, least: number): T[][] {
   const count = Math.max(1, Math.min(most, Math.floor(batch.length / least)));
-  const size = Math.ceil(batch.length / count);
+  const size = Math.floor(batch.length / count);
+  const bigger = batch.length % count;
   const out: T[][] = [];
-  for (let i = 0; i < batch.length; i += size) out.push(batch.slice(i, i + size));
+  for (let i = 0, start = 0; i < count; i++) {
+    const end = start + size + (i < bigger ? 1 : 0);
+    out.push(batch.slice(start, end));
+    start = end;
+  }
   return out;
 }
 
@@ -160,8 +168,9 @@ export class KubectlBatcher {
     }
     this.running[op]++;
     // Its shares at once: what a failed one is split into runs within it, so no more than `processes` at a time.
+    // The next batch waits for every share to end, whatever became of the others.
     const parts = shares(batch, this.opts.processes ?? DEFAULT_PROCESSES, SHARE_AT_LEAST);
-    void Promise.all(parts.map((part) => this.run(op, part))).finally(() => {
+    void Promise.allSettled(parts.map((part) => this.run(op, part))).finally(() => {
       this.running[op]--;
       this.flush(op);
     });

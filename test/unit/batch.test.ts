@@ -99,7 +99,7 @@ describe('kubectl batches', () => {
     expect(k.runs).toEqual([{ verb: 'apply', uids }]);
   });
 
-  it('runs the halves of a failed batch one after another, so a batch where everything fails never has two kubectl processes at once', async () => {
+  it('runs the halves of a failed batch one after another, so a batch of one share where everything fails never has two kubectl processes at once', async () => {
     const k = fakeKubectl();
     const counted = counting(k.run);
     const uids = Array.from({ length: 16 }, (_, i) => `u${i}`);
@@ -112,12 +112,14 @@ describe('kubectl batches', () => {
     expect(counted.most()).toBe(1);
   });
 
-  it('cuts a batch into shares of at least the given size, at most the given count, in order, each work dir once', () => {
+  it('cuts a batch into shares of at least the given size and at most one apart, at most the given count, in order, each work dir once', () => {
     const ids = (n: number) => Array.from({ length: n }, (_, i) => i);
     const sizes = (n: number, most: number) => shares(ids(n), most, 16).map((s) => s.length);
     expect(sizes(200, 2)).toEqual([100, 100]);
     expect(sizes(200, 4)).toEqual([50, 50, 50, 50]);
     expect(sizes(33, 4)).toEqual([17, 16]);
+    expect(sizes(49, 4)).toEqual([17, 16, 16]);
+    expect(sizes(65, 4)).toEqual([17, 16, 16, 16]);
     expect(sizes(32, 4)).toEqual([16, 16]);
     expect(sizes(31, 4)).toEqual([31]);
     expect(sizes(1, 4)).toEqual([1]);
@@ -138,7 +140,7 @@ describe('kubectl batches', () => {
       return { runs: k.runs.map((r) => r.uids.length).sort((a, b) => b - a), most: counted.most() };
     };
     expect(await burst(2)).toEqual({ runs: [32, 32], most: 2 });
-    expect(await burst(3)).toEqual({ runs: [22, 22, 20], most: 3 });
+    expect(await burst(3)).toEqual({ runs: [22, 21, 21], most: 3 });
     expect(await burst(1)).toEqual({ runs: [64], most: 1 });
   });
 
