@@ -21,7 +21,7 @@ export interface BatchOptions {
 }
 
 /** One kubectl process per CPU core for a batch, up to 4: each holds tens of MB while it runs. */
-export const DEFAULT_PROCESSES = Math.max(1, Math.min(4, os.availableParallelism()));
+export const DEFAULT_PROCESSES = Math.min(4, os.availableParallelism());
 
 export const DEFAULT_BATCH: BatchOptions = { windowMs: 25, max: 200, processes: DEFAULT_PROCESSES };
 
