@@ -172,7 +172,7 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
   }
   try {
     const instance = path.join(dir, 'instance');
-    await fs.cp(baseDir, path.join(instance, 'base'), { recursive: true, dereference: true });
+    await copyBase(baseDir, path.join(instance, 'base'));
     for (const [i, patch] of (spec.patches ?? []).entries()) await fs.writeFile(path.join(instance, patchFile(i)), stringify(patch));
     for (const [name, text] of Object.entries(spec.files ?? {})) await fs.writeFile(path.join(instance, safeFileName(name)), text, { mode: 0o600 });
     await fs.writeFile(path.join(instance, 'kustomization.yaml'), stringify(instanceKustomization(spec, owner)));
@@ -193,6 +193,20 @@ export async function createWorkdir(spec: KustomizeSpec, owner: Owner, opts: Wor
 }
 
 const exists = (file: string) => fs.access(file).then(() => true, () => false);
+
+/**
+ * Copies a base into a new folder: its files, symlinks followed, and its folders. fs.cp first checks every path
+ * against the destination (which is new and empty here), and costs about five times as much per work dir.
+ */
+async function copyBase(from: string, to: string): Promise<void> {
+  await fs.mkdir(to, { recursive: true });
+  for (const entry of await fs.readdir(from, { withFileTypes: true })) {
+    const source = path.join(from, entry.name);
+    const folder = entry.isDirectory() || (entry.isSymbolicLink() && (await fs.stat(source)).isDirectory());
+    if (folder) await copyBase(source, path.join(to, entry.name));
+    else await fs.copyFile(source, path.join(to, entry.name));
+  }
+}
 
 function alive(pid: number): boolean {
   try {

@@ -121,6 +121,36 @@ describe('kustomize work dir', () => {
     await expect(fs.access(path.join(kept.dir, 'kustomization.yaml'))).resolves.toBeUndefined();
   });
 
+  it('copies the whole base: nested folders, symlinked files and folders as their targets, file modes kept', async () => {
+    const bases = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-bases-'));
+    cleanups.push(() => fs.rm(bases, { recursive: true, force: true }));
+    const elsewhere = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-elsewhere-'));
+    cleanups.push(() => fs.rm(elsewhere, { recursive: true, force: true }));
+    await fs.mkdir(path.join(bases, 'web', 'components', 'extra'), { recursive: true });
+    await fs.writeFile(path.join(bases, 'web', 'kustomization.yaml'), stringify({ resources: ['linked.yaml'], components: ['components/extra', 'shared'] }));
+    await fs.writeFile(path.join(bases, 'web', 'components', 'extra', 'kustomization.yaml'), stringify({ kind: 'Component' }));
+    await fs.writeFile(path.join(bases, 'web', 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await fs.writeFile(path.join(elsewhere, 'cm.yaml'), stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' } }));
+    await fs.mkdir(path.join(elsewhere, 'shared'));
+    await fs.writeFile(path.join(elsewhere, 'shared', 'kustomization.yaml'), stringify({ kind: 'Component' }));
+    await fs.symlink(path.join(elsewhere, 'cm.yaml'), path.join(bases, 'web', 'linked.yaml'));
+    await fs.symlink(path.join(elsewhere, 'shared'), path.join(bases, 'web', 'shared'));
+
+    const wd = await createWorkdir({ base: 'web' }, owner('x'), { basesDir: bases });
+    cleanups.push(wd.cleanup);
+    const copy = path.join(wd.dir, 'instance', 'base');
+    const linked = await fs.lstat(path.join(copy, 'linked.yaml'));
+    expect(linked.isFile()).toBe(true);
+    expect(await fs.readFile(path.join(copy, 'linked.yaml'), 'utf8')).toBe(await fs.readFile(path.join(elsewhere, 'cm.yaml'), 'utf8'));
+    expect((await fs.lstat(path.join(copy, 'shared'))).isDirectory()).toBe(true);
+    expect(await fs.readdir(path.join(copy, 'shared'))).toEqual(['kustomization.yaml']);
+    expect(await fs.readdir(path.join(copy, 'components', 'extra'))).toEqual(['kustomization.yaml']);
+    expect((await fs.stat(path.join(copy, 'run.sh'))).mode & 0o777).toBe(0o755);
+    // The copy stands alone: changing the original afterwards changes nothing in it.
+    await fs.writeFile(path.join(elsewhere, 'cm.yaml'), 'changed\n');
+    expect(await fs.readFile(path.join(copy, 'linked.yaml'), 'utf8')).not.toBe('changed\n');
+  });
+
   it('refuses a base with no kustomization.yaml, and file names that leave the folder', async () => {
     await expect(createWorkdir({ base: 'no-such-base' }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/no kustomization.yaml/);
     await expect(createWorkdir({ base: '../sample' }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/plain file name/);
