@@ -151,6 +151,18 @@ describe('kustomize work dir', () => {
     expect(await fs.readFile(path.join(copy, 'linked.yaml'), 'utf8')).not.toBe('changed\n');
   });
 
+  it('refuses a base holding something that is neither a file nor a folder (a FIFO), and leaves no work dir', async () => {
+    const bases = await fs.mkdtemp(path.join(os.tmpdir(), 'kustomate-test-bases-'));
+    cleanups.push(() => fs.rm(bases, { recursive: true, force: true }));
+    await fs.mkdir(path.join(bases, 'web'));
+    await fs.writeFile(path.join(bases, 'web', 'kustomization.yaml'), stringify({ resources: [] }));
+    await execa('mkfifo', [path.join(bases, 'web', 'pipe')], { timeout: 10_000 });
+    const before = new Set(await fs.readdir(os.tmpdir()));
+    await expect(createWorkdir({ base: 'web' }, owner('x'), { basesDir: bases })).rejects.toThrow(/pipe is neither a file nor a folder/);
+    const prefix = await workdirPrefix();
+    expect((await fs.readdir(os.tmpdir())).filter((name) => name.startsWith(prefix) && !before.has(name))).toEqual([]);
+  });
+
   it('refuses a base with no kustomization.yaml, and file names that leave the folder', async () => {
     await expect(createWorkdir({ base: 'no-such-base' }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/no kustomization.yaml/);
     await expect(createWorkdir({ base: '../sample' }, owner('x'), { basesDir: DEFAULT_BASES_DIR })).rejects.toThrow(/plain file name/);
