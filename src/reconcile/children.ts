@@ -3,6 +3,7 @@
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import type { Discovery } from '../kube/discovery.ts';
 import { OWNER_LABEL, OWNER_UID_ANNOTATION, ownerLabels } from '../kustomize/labels.ts';
+import type { ChildStates } from './child-states.ts';
 import { childKey, describeEntry, entryOf, type InventoryEntry } from './inventory.ts';
 import { changedBy, ownFields, ownFieldsDigest } from './managed-fields.ts';
 
@@ -10,6 +11,8 @@ export interface ChildrenDeps {
   api: Api;
   discovery: Discovery;
   signal?: AbortSignal | undefined;
+  /** Which child states the watches brought, so a reconcile may start from them instead of a GET. */
+  states?: ChildStates | undefined;
 }
 
 async function pathOf(deps: ChildrenDeps, e: InventoryEntry): Promise<string | undefined> {
@@ -29,24 +32,36 @@ export async function loadChild(deps: ChildrenDeps, e: InventoryEntry): Promise<
   }
 }
 
-/** The children one reconcile has read or applied, so each is fetched at most once per reconcile. */
+/**
+ * The children one reconcile has read or applied, so each is fetched at most once per reconcile. `brought`: the
+ * children's states their watch brought since the object's last reconcile started, by childKey; one that is current
+ * (see ChildStates) stands for a GET.
+ */
 export class ChildView {
   private readonly deps: ChildrenDeps;
+  private readonly brought: ReadonlyMap<string, KubeObject> | undefined;
   private readonly known = new Map<string, KubeObject | undefined>();
 
-  constructor(deps: ChildrenDeps) {
+  constructor(deps: ChildrenDeps, brought?: ReadonlyMap<string, KubeObject>) {
     this.deps = deps;
+    this.brought = brought;
   }
 
   async get(e: InventoryEntry): Promise<KubeObject | undefined> {
     const key = childKey(e);
-    if (!this.known.has(key)) this.known.set(key, await loadChild(this.deps, e));
+    if (!this.known.has(key)) {
+      const watched = this.brought?.get(key);
+      const live = watched && this.deps.states?.current(watched) ? watched : await loadChild(this.deps, e);
+      if (live) this.deps.states?.saw(live);
+      this.known.set(key, live);
+    }
     return this.known.get(key);
   }
 
   /** An object as an apply returned it: newer than anything read before. */
   applied(obj: KubeObject): void {
     this.known.set(childKey(entryOf(obj)), obj);
+    this.deps.states?.saw(obj);
   }
 
   /** A child this reconcile deleted. */

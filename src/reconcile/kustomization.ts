@@ -29,6 +29,11 @@ export interface KustomizeDeps {
   children: ChildrenDeps;
   /** Shares kubectl processes between objects that render and apply at the same time (a burst). */
   batcher?: KubectlBatcher | undefined;
+  /**
+   * Told of what a work dir renders before it is applied, so the watch of those kinds is usually up by the time the
+   * apply creates them, and brings the state the apply left (see ChildStates); when it is not, the child is read.
+   */
+  onRendered?: ((children: Identity[]) => void) | undefined;
 }
 
 /** The custom resource as the owner of what its work dirs render. */
@@ -75,6 +80,7 @@ export function guardedApply(deps: KustomizeDeps, spec: KustomizeSpec, body: Kub
   return withWorkdir(env, spec, owner, async (dir) => {
     const shaped = await renderedIdentities(env, spec, owner, dir);
     const rendered = shaped ?? (batcher ? await batcher.render(dir, uid!) : await renderIn(env, dir)).map(identityOf);
+    deps.onRendered?.(rendered);
     await ensureOwned({ ...deps.children, signal }, rendered, childOwner(body), spec.retain === true);
     await before?.();
     try {

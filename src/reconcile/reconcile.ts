@@ -1,6 +1,7 @@
 // Why: one level-triggered reconcile of one object, as named steps: load → gate → validate → finalizer → plan (with
-// drift) → steps (build, apply, record, prune per kustomize spec; handlers) → health → timers → report. It reads the
-// object afresh each time and decides everything from it; the event that woke it decides nothing.
+// drift) → steps (build, apply, record, prune per kustomize spec; handlers) → health → timers → report. It starts
+// from the object as it is now (read, or a copy as new as what its watch brought) and decides everything from it; the
+// event that woke it decides nothing.
 import type { Logger } from 'pino';
 import { ApiError, resourcePath, type Api, type KubeObject } from '../kube/api.ts';
 import { Discovery } from '../kube/discovery.ts';
@@ -10,6 +11,7 @@ import { scrub } from '../kubectl/scrub.ts';
 import { PermanentError, isPermanent, isTemporary, isWaiting, reasonOf, type WaitingError } from '../operator/errors.ts';
 import type { Cause, DriftMode, Essence, Health, Operator, Step } from '../operator/operator.ts';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffPolicy } from '../runtime/backoff.ts';
+import type { ChildStates } from './child-states.ts';
 import { ChildView, describeDrift, driftOf, isJob, repaired, type Drift } from './children.ts';
 import { findCondition, type Condition, type Verdict } from './conditions.ts';
 import { handlerContext, type ContextDeps } from './context.ts';
@@ -50,8 +52,20 @@ export interface ReconcilerDeps {
   healthTimeoutMs?: number | undefined;
   /** Told of the children in an inventory, so they are watched. */
   onChildren?: (entries: InventoryEntry[]) => void;
+  /** Which child states the children's watches brought (fed by them), so a reconcile may start from those. */
+  childStates?: ChildStates | undefined;
   /** Told of every step attempt, for metrics. */
   onStep?: (outcome: { operator: string; handler: string; cause: string; ok: boolean; durationMs: number }) => void;
+}
+
+/** What the watches brought of an object and its children since its last reconcile started: each may spare a GET. */
+export interface Brought {
+  /** The object as the watch event that woke this reconcile brought it. */
+  fromWatch?: KubeObject | undefined;
+  /** The resourceVersion of the object's last event its watch brought. */
+  watched?: string | undefined;
+  /** Its children as their watch last brought them, by childKey. */
+  children?: ReadonlyMap<string, KubeObject> | undefined;
 }
 
 /** Which object a queue key stands for; the uid tells a re-created object of the same name apart. */
@@ -70,8 +84,8 @@ const WRITES_REMEMBERED = 2;
 
 /** Reconciles one object at a time (the queue guarantees that); returns when it wants to run again, in ms. */
 export class Reconciler {
-  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep' | 'onChildren' | 'drift' | 'healthTimeoutMs' | 'batcher'>> &
-    Pick<ReconcilerDeps, 'onStep' | 'onChildren' | 'batcher'>;
+  private readonly deps: Required<Omit<ReconcilerDeps, 'onStep' | 'onChildren' | 'drift' | 'healthTimeoutMs' | 'batcher' | 'childStates'>> &
+    Pick<ReconcilerDeps, 'onStep' | 'onChildren' | 'batcher' | 'childStates'>;
   private readonly context: ContextDeps;
   private readonly steps: Steps;
   private readonly driftMode: DriftMode;
@@ -88,6 +102,12 @@ export class Reconciler {
   private readonly reconciled = new Set<string>();
   /** Objects with a write of this reconciler in flight → wake-ups held until it returns (an event may be its echo). */
   private readonly writing = new Map<string, Array<() => void>>();
+  /**
+   * Each object as this reconciler's last write left it (the write's answer as JSON, without managedFields), while
+   * the object still wants another run: the next reconcile starts from a copy of it when the watch has shown nothing
+   * after it. Text, so no handler can change what a later reconcile starts from.
+   */
+  private readonly leftBy = new Map<string, { resourceVersion: string; json: string }>();
 
   constructor(deps: ReconcilerDeps) {
     this.deps = {
@@ -106,6 +126,7 @@ export class Reconciler {
       keepWorkdirs: this.deps.keepWorkdirs,
       logger: deps.logger,
       children: this.childrenDeps,
+      onRendered: deps.onChildren,
     };
     this.steps = new Steps({
       operator: deps.operator,
@@ -124,7 +145,7 @@ export class Reconciler {
   }
 
   private get childrenDeps() {
-    return { api: this.deps.api, discovery: this.deps.discovery, signal: this.deps.signal };
+    return { api: this.deps.api, discovery: this.deps.discovery, signal: this.deps.signal, states: this.deps.childStates };
   }
 
   /** Cancelled (a lost lease, the end of a grace period): this process must not touch anything any more. */
@@ -133,15 +154,24 @@ export class Reconciler {
   }
 
   /**
-   * Brings the world to the object's spec, or carries out its deletion. `fromWatch`: the object as the watch event
-   * that woke this reconcile brought it, which spares a GET when it can be trusted (see `read`).
+   * Brings the world to the object's spec, or carries out its deletion. What the watches brought may spare GETs
+   * (see `read`, and ChildView for the children).
    */
-  async reconcile(target: Target, fromWatch?: KubeObject): Promise<number | undefined> {
+  async reconcile(target: Target, brought: Brought = {}): Promise<number | undefined> {
     if (this.cancelled) return undefined;
-    const obj = await this.read(target, fromWatch);
-    if (!obj) return this.forget(target.uid);
-    if (obj.metadata.deletionTimestamp) return this.finalize(obj);
-    return this.sync(obj);
+    let again: number | undefined;
+    try {
+      const obj = await this.read(target, brought.fromWatch, brought.watched);
+      if (!obj) return this.forget(target.uid);
+      again = await (obj.metadata.deletionTimestamp ? this.finalize(obj) : this.sync(obj, brought.children));
+    } catch (err) {
+      // A write whose answer was lost (a timeout) may have gone through: the retry reads the object.
+      this.leftBy.delete(target.uid);
+      throw err;
+    }
+    // Nothing more to do for it (no retry, no health or timer due): what the last write left is not kept meanwhile.
+    if (again === undefined) this.leftBy.delete(target.uid);
+    return again;
   }
 
   /**
@@ -157,6 +187,7 @@ export class Reconciler {
   forget(uid: string): undefined {
     this.seen.delete(uid);
     this.written.delete(uid);
+    this.leftBy.delete(uid);
     this.timers.forget(uid);
     return undefined;
   }
@@ -188,8 +219,12 @@ export class Reconciler {
     this.writing.set(uid, held);
     try {
       const result = await run();
-      const rv = left(result)?.metadata.resourceVersion;
-      if (rv) this.written.set(uid, [...(this.written.get(uid) ?? []), rv].slice(-WRITES_REMEMBERED));
+      const obj = left(result);
+      const rv = obj?.metadata.resourceVersion;
+      if (rv) {
+        this.written.set(uid, [...(this.written.get(uid) ?? []), rv].slice(-WRITES_REMEMBERED));
+        this.leftBy.set(uid, { resourceVersion: rv, json: JSON.stringify({ ...obj, metadata: { ...obj.metadata, managedFields: undefined } }) });
+      }
       return result;
     } finally {
       this.writing.delete(uid);
@@ -201,16 +236,20 @@ export class Reconciler {
    * The object to reconcile. A watch event's object stands in for a GET only for the object's first reconcile by
    * this reconciler, when nothing it read or wrote can be newer than the event. After that, an event may be older
    * than what a reconcile already read, or arrive after the answer to a later write of its own (or after the deletion
-   * it carried out), so only a GET is sure to be current. A change someone else made since is as possible as after a GET: its
-   * own event wakes the object again, and that reconcile reads it. Meanwhile a finalizer not on yet goes on with a
-   * patch guarded by the resourceVersion read
+   * it carried out). What this reconciler's last write left stands in for a GET when the last event the watch brought
+   * is that very write (`watched` is its resourceVersion, which names one state of one object): the watch brings
+   * changes in order, so nobody has changed the object since, as far as a watch can tell yet. Otherwise a GET. A
+   * change someone else made since is as possible as after a GET: its own event wakes the object again, and that
+   * reconcile reads it. Meanwhile a finalizer not on yet goes on with a patch guarded by the resourceVersion read
    * (https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions), so nothing is applied for a
    * new object from an outdated copy.
    */
-  private async read(target: Target, fromWatch: KubeObject | undefined): Promise<KubeObject | undefined> {
+  private async read(target: Target, fromWatch: KubeObject | undefined, watched: string | undefined): Promise<KubeObject | undefined> {
     const first = !this.reconciled.has(target.uid);
     this.reconciled.add(target.uid);
-    return first && fromWatch?.metadata.uid === target.uid && !fromWatch.metadata.deletionTimestamp ? fromWatch : this.load(target);
+    if (first && fromWatch?.metadata.uid === target.uid && !fromWatch.metadata.deletionTimestamp) return fromWatch;
+    const left = this.leftBy.get(target.uid);
+    return left && left.resourceVersion === watched ? (JSON.parse(left.json) as KubeObject) : this.load(target);
   }
 
   /** load: the object as the API server has it now; undefined when it is gone or was replaced by a namesake. */
@@ -225,7 +264,7 @@ export class Reconciler {
   }
 
   /** The object exists and is not being deleted: bring the world to its spec. */
-  private async sync(loaded: KubeObject): Promise<number | undefined> {
+  private async sync(loaded: KubeObject, children: Brought['children']): Promise<number | undefined> {
     const essence = essenceOf(loaded, this.operator.secretFields);
     const desired = encodeEssence(essence);
     const progress = readProgress(loaded);
@@ -250,7 +289,7 @@ export class Reconciler {
     // Awaited on every path below; until then its failure is not an unhandled rejection.
     finalized.catch(() => undefined);
     try {
-      return await this.proceed(loaded, finalized, essence, desired, progress);
+      return await this.proceed(loaded, finalized, essence, desired, progress, children);
     } finally {
       // Whatever failed meanwhile, the patch has ended before this reconcile does: two of one object never overlap.
       await finalized.catch(() => undefined);
@@ -258,13 +297,20 @@ export class Reconciler {
   }
 
   /** sync, once the finalizer's patch is on its way: plan, drift, steps, health and report. */
-  private async proceed(loaded: KubeObject, finalized: Promise<KubeObject | undefined>, essence: Essence, desired: string, progress: Progress | undefined): Promise<number | undefined> {
+  private async proceed(
+    loaded: KubeObject,
+    finalized: Promise<KubeObject | undefined>,
+    essence: Essence,
+    desired: string,
+    progress: Progress | undefined,
+    brought: Brought['children'],
+  ): Promise<number | undefined> {
     const uid = loaded.metadata.uid ?? '';
     const last = lastHandled(loaded);
     const inventory = readInventory(loaded);
     const children = this.children(inventory);
     this.deps.onChildren?.(this.tracked(inventory));
-    const view = new ChildView(this.childrenDeps);
+    const view = new ChildView(this.childrenDeps, brought);
 
     // plan, with drift: children deleted or changed by hand since the last apply.
     let cause = this.plan(loaded, last?.encoded, desired, progress);

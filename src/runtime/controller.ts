@@ -6,6 +6,7 @@ import type { KubectlRunner } from '../kubectl/runner.ts';
 import { DEFAULT_BATCH, KubectlBatcher, type BatchOptions } from '../kustomize/batch.ts';
 import { INSTANCE_LABEL, OWNER_KIND_LABEL, OWNER_UID_ANNOTATION, ownerKindLabelValue } from '../kustomize/labels.ts';
 import type { DriftMode, Operator } from '../operator/operator.ts';
+import { ChildStates, keyOfChild } from '../reconcile/child-states.ts';
 import { createEventRecorder } from '../reconcile/events.ts';
 import type { InventoryEntry } from '../reconcile/inventory.ts';
 import { Reconciler, type Target } from '../reconcile/reconcile.ts';
@@ -38,6 +39,12 @@ export interface ControllerOptions {
 
 /** How long a change of a child waits for the changes that follow it before its owner is reconciled (ms). */
 export const CHILD_SETTLE_MS = 500;
+
+/**
+ * The most objects whose children's states (each child's last one) are held for their next reconcile (see
+ * Controller.brought); past that, a reconcile reads its children. A Deployment with its managedFields is a few kB.
+ */
+export const BROUGHT_HELD = 256;
 
 /** A queue key names the operator and the object; the uid tells a re-created namesake apart. */
 function keyOf(operator: string, obj: { namespace?: string | undefined; name: string; uid?: string | undefined }): string {
@@ -90,6 +97,13 @@ export class Controller {
    * reconcile starts. A (re)list's objects are not held: a list of thousands would keep them all at once.
    */
   private readonly woken = new Map<string, KubeObject>();
+  /**
+   * The children's states their watches brought since each waiting key's last reconcile started (by key, then by
+   * child), held until its next one starts, for at most BROUGHT_HELD keys at once: a burst's worth, not every object.
+   */
+  private readonly brought = new Map<string, Map<string, KubeObject>>();
+  /** Which child states the watches brought, in order; shared with the reconcilers. */
+  private readonly childStates = new ChildStates();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -110,6 +124,7 @@ export class Controller {
       // The object is gone: its reconciler forgets it too, so memory never grows with deleted objects.
       onForgotten: (key) => {
         this.woken.delete(key);
+        this.brought.delete(key);
         const { operator, target } = parseKey(key);
         this.reconcilers.get(operator)?.gone(target.uid);
       },
@@ -124,10 +139,13 @@ export class Controller {
   private async work(key: string): Promise<number | undefined> {
     const { operator, target } = parseKey(key);
     const fromWatch = this.woken.get(key);
+    const children = this.brought.get(key);
     this.woken.delete(key);
+    this.brought.delete(key);
     const stop = this.opts.metrics?.reconcileSeconds.startTimer({ operator });
     try {
-      const again = await this.reconcilers.get(operator)!.reconcile(target, fromWatch);
+      const watched = this.watchers.map((w) => w.resourceVersionOf(target.uid)).find((rv) => rv !== undefined);
+      const again = await this.reconcilers.get(operator)!.reconcile(target, { fromWatch, watched, children });
       this.opts.metrics?.reconciles.inc({ operator, result: 'ok' });
       return again;
     } catch (err) {
@@ -160,6 +178,7 @@ export class Controller {
           discovery: this.discovery,
           drift: this.opts.drift,
           healthTimeoutMs: this.opts.healthTimeoutMs,
+          childStates: this.childStates,
           onChildren: (entries) => this.watchChildren(operator, entries),
           onStep: (o) => {
             metrics?.handlers.inc({ operator: o.operator, handler: o.handler, cause: o.cause, result: o.ok ? 'ok' : 'error' });
@@ -260,12 +279,18 @@ export class Controller {
         labelSelector: `${OWNER_KIND_LABEL}=${ownerKindLabelValue({ apiVersion: `${group}/${version}`, kind: operator.resource.kind })}`,
         relistIntervalMs: 0,
         onEvent: (type, child) => {
+          this.childStates.observe(type, child);
           const key = this.childOwnerKey(operator, child);
           if (!key) return;
           // A deleted child is repaired at once. Other changes come in quick runs (a Deployment's status follows its
           // ReplicaSet and Pods one write at a time): the owner wakes once, a moment after the first of them.
-          if (type === 'DELETED') this.queue.add(key);
-          else this.queue.addAfter(key, CHILD_SETTLE_MS);
+          if (type === 'DELETED') {
+            this.brought.get(key)?.delete(keyOfChild(child));
+            this.queue.add(key);
+          } else {
+            this.bring(key, child);
+            this.queue.addAfter(key, CHILD_SETTLE_MS);
+          }
         },
         onError: (err, retryInMs) => this.opts.logger.warn({ err: (err as Error).message, operator: operator.name, kind, retryInMs }, 'child watch failed; retrying'),
       });
@@ -273,6 +298,17 @@ export class Controller {
       watcher.start();
     }
     return true;
+  }
+
+  /** Holds a child's state as its watch brought it for its owner's next reconcile (see `brought`). */
+  private bring(key: string, child: KubeObject): void {
+    let held = this.brought.get(key);
+    if (!held) {
+      if (this.brought.size >= BROUGHT_HELD) return;
+      held = new Map();
+      this.brought.set(key, held);
+    }
+    held.set(keyOfChild(child), child);
   }
 
   /** Cancels running steps (their kubectl is killed) and writes nothing more; stop() still has to be called. */

@@ -35,6 +35,8 @@ interface WatchLine {
 export const LIST_PAGE = 250;
 
 interface ObjectList {
+  apiVersion?: string;
+  kind?: string;
   metadata: { resourceVersion: string; continue?: string };
   items: KubeObject[];
 }
@@ -125,7 +127,14 @@ export class Watcher {
     do {
       const query = { labelSelector: this.opts.labelSelector, limit: LIST_PAGE, continue: list?.metadata.continue };
       list = await this.opts.api.request<ObjectList>('GET', this.opts.path, { query, signal: this.stopper.signal });
+      // A list's items carry no apiVersion and kind: the list says them (a DeploymentList holds Deployments).
+      const apiVersion = list.apiVersion;
+      const kind = list.kind?.replace(/List$/, '');
       for (const item of list.items) {
+        if (apiVersion && kind) {
+          item.apiVersion ||= apiVersion;
+          item.kind ||= kind;
+        }
         const uid = item.metadata.uid ?? `${item.metadata.namespace}/${item.metadata.name}`;
         seen.add(uid);
         const before = this.known.get(uid);
@@ -190,6 +199,11 @@ export class Watcher {
   /** Whether this watch has seen the object with this uid (and not its deletion). */
   has(uid: string): boolean {
     return this.known.has(uid);
+  }
+
+  /** The resourceVersion of the object with this uid as this watch last brought it (undefined after its deletion). */
+  resourceVersionOf(uid: string): string | undefined {
+    return this.known.get(uid)?.metadata.resourceVersion;
   }
 
   /** Where the object with this uid is (its name and namespace, as last seen), when this watch has seen it. */

@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { ApiError, resourcePath, type KubeObject } from '../../src/kube/api.ts';
+import { ApiError, resourcePath, type KubeObject, type RequestOptions } from '../../src/kube/api.ts';
 import type { KubectlResult, KubectlRunner } from '../../src/kubectl/runner.ts';
 import { DEFAULT_BASES_DIR } from '../../src/kustomize/bases.ts';
 import { ownerLabels } from '../../src/kustomize/labels.ts';
 import { PermanentError, TemporaryError, WaitingError } from '../../src/operator/errors.ts';
 import { Operator, type Handler, type HandlerContext } from '../../src/operator/operator.ts';
 import { sample } from '../../src/operators/sample/index.ts';
+import { ChildStates, keyOfChild } from '../../src/reconcile/child-states.ts';
 import type { Condition } from '../../src/reconcile/conditions.ts';
 import { createEventRecorder } from '../../src/reconcile/events.ts';
 import { FINALIZER } from '../../src/reconcile/finalizer.ts';
@@ -67,8 +68,8 @@ function fakeKubectl(exits: number[] = [], during?: () => Promise<void>, applied
     calls.push(args);
     await during?.();
     const exitCode = exits.length ? exits.shift()! : 0;
-    const objects = exitCode === 0 && args[0] === 'apply' ? (applied ?? defaults)() : [];
-    for (const o of objects) api?.put(pathOf(o), o);
+    // As the apply left them (resourceVersion and all), as kubectl's -o json prints them.
+    const objects = (exitCode === 0 && args[0] === 'apply' ? (applied ?? defaults)() : []).map((o) => api?.put(pathOf(o), o) ?? o);
     const result: KubectlResult = {
       command: ['kubectl', ...args],
       exitCode,
@@ -115,15 +116,39 @@ function world(operator: Operator<any>, obj: Partial<KubeObject> = {}, kubectl: 
     path,
     cancel,
     reconciler,
-    /** `fromWatch`: the object as the watch event that woke the reconcile brought it. */
-    run: (rec = r, fromWatch?: KubeObject) => rec.reconcile({ namespace: 'ns', name: 'a', uid: current().metadata.uid ?? 'u' }, fromWatch),
+    /** `fromWatch`: the object as the watch event that woke the reconcile brought it; `watched`: the resourceVersion of the watch's last event of it. */
+    run: (rec = r, fromWatch?: KubeObject, watched?: string) => rec.reconcile({ namespace: 'ns', name: 'a', uid: current().metadata.uid ?? 'u' }, { fromWatch, watched }),
     /** GETs of the object itself. */
     reads: () => api.calls.filter((c) => c.method === 'GET' && c.path === path).length,
     current,
     patch: (body: object) => api.request('PATCH', path, { body, contentType: 'application/merge-patch+json' }),
     statusWrites: () => api.calls.filter((c) => c.method === 'PATCH' && c.path.endsWith('/status')).length,
+    /** Runs `fn` while every PATCH goes through but its answer is lost (a timeout, as when the connection drops). */
+    losingPatchAnswers: async (fn: () => Promise<unknown>) => {
+      const realRequest = api.request.bind(api);
+      api.request = (async (method: string, p: string, opts?: RequestOptions) => {
+        const result = await realRequest(method, p, opts);
+        if (method === 'PATCH') throw new DOMException('the request timed out after 30000 ms', 'TimeoutError');
+        return result;
+      }) as typeof api.request;
+      try {
+        await fn();
+      } finally {
+        api.request = realRequest as typeof api.request;
+      }
+    },
     metadataWrites: () => api.calls.filter((c) => c.method === 'PATCH' && !c.path.endsWith('/status')).length,
   };
+}
+
+/** A Sample whose Deployment is not available yet, after its first reconcile (from its ADDED event): Progressing. */
+async function progressing(extra: Partial<ReconcilerDeps> = {}) {
+  const unavailable = { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 0 };
+  const k = fakeKubectl([], undefined, () => [deployment(sample, 'a-demo-deploy', unavailable)]);
+  const w = world(sample, { spec: { count: 2 } }, k, { healthTimeoutMs: 60_000, ...extra });
+  const r = w.reconciler();
+  expect(await w.run(r, w.current())).toBe(60_000);
+  return { k, w, r };
 }
 
 const cond = (o: KubeObject, type: string) => (o.status?.conditions as Condition[] | undefined)?.find((c) => c.type === type);
@@ -188,18 +213,72 @@ describe('reconcile: create, update, nothing to do', () => {
     expect(w.current().metadata.resourceVersion).toBe(after.metadata.resourceVersion);
   });
 
+  it('starts from what its own last write left, with no GET, while the watch has brought nothing after that write', async () => {
+    const { k, w, r } = await progressing();
+    const written = w.current();
+    expect(cond(written, 'Ready')?.reason).toBe('Progressing');
+    // Woken by its child (no object from the watch): the watch's last event of the object is its own status write.
+    w.clock.now += 1_000;
+    expect(await w.run(r, undefined, written.metadata.resourceVersion)).toBe(59_000);
+    expect(w.reads()).toBe(0);
+    // The child turns healthy: Ready=True, from the same copy, and then nothing is kept for it.
+    w.api.put(childPath('a-demo-deploy'), { ...w.api.get(childPath('a-demo-deploy'))!, status: HEALTHY });
+    expect(await w.run(r, undefined, written.metadata.resourceVersion)).toBeUndefined();
+    expect(w.reads()).toBe(0);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+    expect(w.current().metadata.generation).toBe(written.metadata.generation);
+    await w.run(r, undefined, w.current().metadata.resourceVersion);
+    expect(w.reads(), 'nothing due any more: the copy was dropped').toBe(1);
+    expect(k.calls).toHaveLength(1);
+  });
+
+  it('reads the object again after a reconcile that failed with an error, though the watch has brought nothing after its last write', async () => {
+    const { k, w, r } = await progressing();
+    const written = w.current().metadata.resourceVersion;
+    // Its next status write times out after the API server took it: the answer, and the state it left, are lost.
+    w.api.put(childPath('a-demo-deploy'), { ...w.api.get(childPath('a-demo-deploy'))!, status: HEALTHY });
+    await w.losingPatchAnswers(() => expect(w.run(r, undefined, written)).rejects.toThrow('timed out'));
+    expect(w.reads()).toBe(0);
+    const from = w.api.calls.length;
+    await w.run(r, undefined, written);
+    expect(w.api.calls[from], 'the retry starts with a read').toMatchObject({ method: 'GET', path: w.path });
+    expect(w.statusWrites(), 'the lost write went through: nothing left to write').toBe(2);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+  });
+
+  it('starts each reconcile from its own copy of what the last write left: a timer that changes its object changes no later reconcile', async () => {
+    const k = fakeKubectl();
+    const operator = new Operator({ name: 'c', resource: thing })
+      .kustomize('sample', () => ({ base: 'sample' }))
+      .timer('tick', { intervalMs: 1_000 }, (ctx) => {
+        (ctx.body.spec as { n: number }).n = 99;
+      });
+    const w = world(operator, {}, k);
+    const r = w.reconciler();
+    expect(await w.run(r, w.current())).toBe(1_000);
+    const written = w.current().metadata.resourceVersion;
+    for (let i = 0; i < 2; i++) {
+      w.clock.now += 1_000;
+      expect(await w.run(r, undefined, written)).toBe(1_000);
+    }
+    expect(w.reads()).toBe(0);
+    expect(k.calls, 'no reconcile saw the spec the timer wrote into its copy').toHaveLength(1);
+  });
+
+  it('reads the object when the watch has brought a change after its own last write, and applies that change', async () => {
+    const { k, w, r } = await progressing();
+    await w.patch({ spec: { count: 3 } });
+    await w.run(r, undefined, w.current().metadata.resourceVersion);
+    expect(w.reads()).toBe(1);
+    expect(k.calls, 'the new spec was applied').toHaveLength(2);
+    expect(w.current().status?.kustomate).toMatchObject({ lastHandled: JSON.stringify({ spec: { count: 3 } }) });
+  });
+
   it('reads the object again after a first reconcile that failed midway: a write whose answer was lost may have gone through', async () => {
     const w = world(sample, { spec: { count: 2 } });
     const added = w.current();
-    const realRequest = w.api.request.bind(w.api);
-    w.api.request = (async (method: string, path: string, opts?: any) => {
-      const result = await realRequest(method, path, opts);
-      if (method === 'PATCH') throw new DOMException('the request timed out after 30000 ms', 'TimeoutError');
-      return result;
-    }) as typeof w.api.request;
     const r = w.reconciler();
-    await expect(w.run(r, added)).rejects.toThrow('timed out');
-    w.api.request = realRequest as typeof w.api.request;
+    await w.losingPatchAnswers(() => expect(w.run(r, added)).rejects.toThrow('timed out'));
     expect(w.current().metadata.finalizers).toEqual([FINALIZER]);
     await w.run(r, added);
     expect(w.reads()).toBe(1);
@@ -944,6 +1023,34 @@ describe('reconcile: children (inventory, prune, drift, health)', () => {
     expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded', message: 'deployment.apps/a-demo-deploy serverside-applied' });
     expect((w.current().status as any).kustomate.progressingSince).toBeUndefined();
     expect(k.calls).toHaveLength(1);
+  });
+
+  it('judges a child from the state its watch brought, with no GET, once the watch has brought what the last reconcile applied', async () => {
+    const states = new ChildStates();
+    const { w, r } = await progressing({ childStates: states });
+    const childReads = () => w.api.calls.filter((c) => c.method === 'GET' && c.path === childPath('a-demo-deploy')).length;
+    const readBefore = childReads();
+    // The watch brings the apply's own state, then its controller's status write.
+    states.observe('ADDED', w.api.get(childPath('a-demo-deploy'))!);
+    const healthy = w.api.put(childPath('a-demo-deploy'), { ...w.api.get(childPath('a-demo-deploy'))!, status: HEALTHY });
+    states.observe('MODIFIED', healthy);
+    const again = await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, { watched: w.current().metadata.resourceVersion, children: new Map([[keyOfChild(healthy), healthy]]) });
+    expect(again).toBeUndefined();
+    expect(childReads()).toBe(readBefore);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
+  });
+
+  it('reads a child whose state the watch brought may be older than what the last reconcile applied', async () => {
+    const states = new ChildStates();
+    const { w, r } = await progressing({ childStates: states });
+    // A healthy state from before the apply, which a lagging watch brings only after the apply's answer.
+    const earlier = { ...deployment(sample, 'a-demo-deploy', HEALTHY), metadata: { ...deployment(sample, 'a-demo-deploy').metadata, resourceVersion: '1' } };
+    states.observe('MODIFIED', earlier);
+    const childReads = () => w.api.calls.filter((c) => c.method === 'GET' && c.path === childPath('a-demo-deploy')).length;
+    const readBefore = childReads();
+    await r.reconcile({ namespace: 'ns', name: 'a', uid: 'u' }, { watched: w.current().metadata.resourceVersion, children: new Map([[keyOfChild(earlier), earlier]]) });
+    expect(childReads()).toBe(readBefore + 1);
+    expect(cond(w.current(), 'Ready')).toMatchObject({ status: 'False', reason: 'Progressing' });
   });
 
   it("honours the operator's own drift: warn when the runtime overrides nothing, and the runtime's drift when it does", async () => {

@@ -9,7 +9,7 @@ const obj = (name: string, rv: string, uid = name): KubeObject => ({
 });
 const line = (type: string, object: unknown) => JSON.stringify({ type, object });
 
-type Step = { list: KubeObject[]; rv: string; continue?: string } | { error: ApiError } | { watch: string[] } | { watchError: ApiError };
+type Step = { list: KubeObject[]; rv: string; continue?: string; apiVersion?: string; kind?: string } | { error: ApiError } | { watch: string[] } | { watchError: ApiError };
 
 /** An Api that answers lists and watches from a script, and records what was asked. */
 class ScriptedApi implements Api {
@@ -33,7 +33,7 @@ class ScriptedApi implements Api {
     const s = this.next();
     if ('error' in s) throw s.error;
     if (!('list' in s)) throw new Error(`script expected a list, got ${JSON.stringify(s)}`);
-    return { metadata: { resourceVersion: s.rv, continue: s.continue }, items: s.list } as T;
+    return { apiVersion: s.apiVersion, kind: s.kind, metadata: { resourceVersion: s.rv, continue: s.continue }, items: s.list } as T;
   }
   async stream(_path: string, opts: RequestOptions): Promise<AsyncIterable<string>> {
     this.asked.push({ kind: 'watch', query: opts.query });
@@ -48,6 +48,7 @@ class ScriptedApi implements Api {
 
 async function runScript(steps: Step[], extra: { delays?: number[] } = {}) {
   const events: Array<[WatchEventType, string, string]> = [];
+  const objects: KubeObject[] = [];
   let finish!: () => void;
   const finished = new Promise<void>((r) => (finish = r));
   const api = new ScriptedApi(steps, () => finish());
@@ -55,14 +56,17 @@ async function runScript(steps: Step[], extra: { delays?: number[] } = {}) {
   const watcher = new Watcher({
     api,
     path: '/apis/nuvolaris.org/v1/namespaces/demo/samples',
-    onEvent: (type, o) => events.push([type, o.metadata.name, o.metadata.resourceVersion ?? '']),
+    onEvent: (type, o) => {
+      events.push([type, o.metadata.name, o.metadata.resourceVersion ?? '']);
+      objects.push(o);
+    },
     backoff: { baseMs: 100, maxMs: 10_000, factor: 2, jitter: 0 },
     sleep: async (ms) => void delays.push(ms),
   });
   watcher.start();
   await finished;
   await watcher.stop();
-  return { events, asked: api.asked, delays, watcher };
+  return { events, objects, asked: api.asked, delays, watcher };
 }
 
 describe('watcher', () => {
@@ -111,6 +115,26 @@ describe('watcher', () => {
     expect(watcher.find('ua')).toEqual({ name: 'a', namespace: 'demo' });
     expect(watcher.find('ub')).toBeUndefined();
     expect(watcher.find('never')).toBeUndefined();
+  });
+
+  it("gives a list's items the list's apiVersion and kind, which the API server leaves out of them", async () => {
+    const bare = { metadata: { name: 'a', namespace: 'demo', uid: 'ua', resourceVersion: '5' } } as KubeObject;
+    const typed = { apiVersion: 'apps/v1beta2', kind: 'Deployment', metadata: { name: 'b', namespace: 'demo', uid: 'ub', resourceVersion: '6' } };
+    const { objects } = await runScript([{ list: [bare, typed], rv: '10', apiVersion: 'apps/v1', kind: 'DeploymentList' }]);
+    expect(objects.map((o) => [o.apiVersion, o.kind, o.metadata.name])).toEqual([
+      ['apps/v1', 'Deployment', 'a'],
+      ['apps/v1beta2', 'Deployment', 'b'],
+    ]);
+  });
+
+  it('tells the resourceVersion of the last event it brought of an object, and none after its deletion', async () => {
+    const { watcher } = await runScript([
+      { list: [obj('a', '5', 'ua'), obj('b', '6', 'ub')], rv: '10' },
+      { watch: [line('MODIFIED', obj('a', '12', 'ua')), line('MODIFIED', obj('a', '14', 'ua')), line('DELETED', obj('b', '15', 'ub'))] },
+    ]);
+    expect(watcher.resourceVersionOf('ua')).toBe('14');
+    expect(watcher.resourceVersionOf('ub')).toBeUndefined();
+    expect(watcher.resourceVersionOf('never')).toBeUndefined();
   });
 
   it('relists after 410 Gone sent as an ERROR event in the stream', async () => {
