@@ -74,9 +74,4 @@ export class ChildStates {
     const at = list.lastIndexOf(seen);
     return at >= 0 && list.lastIndexOf(child.metadata.resourceVersion ?? '') >= at;
   }
-
-  /** Children remembered (for tests). */
-  get size(): number {
-    return new Set([...this.delivered.keys(), ...this.seen.keys()]).size;
-  }
 }
